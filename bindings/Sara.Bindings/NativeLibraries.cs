@@ -1,0 +1,125 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+
+namespace Sara.Bindings;
+
+/// <summary>The native libraries the bindings call, by the logical name used in [LibraryImport].</summary>
+public static class Lib
+{
+    public const string Cuda = "sara:cuda";
+    public const string Cublas = "sara:cublas";
+    public const string Cusolver = "sara:cusolver";
+    public const string Nvrtc = "sara:nvrtc";
+    public const string OpenBlas = "sara:openblas";
+    public const string Lapacke = "sara:lapacke";
+    public const string Emulator = "sara:emu";
+}
+
+/// <summary>A native library could not be loaded under any of the names probed.</summary>
+public sealed class NativeLibraryMissingException : DllNotFoundException
+{
+    public NativeLibraryMissingException(string logicalName, IReadOnlyList<string> tried, string howToInstall)
+        : base($"Native library for '{logicalName}' not found. Tried: {string.Join(", ", tried)}. {howToInstall}")
+    {
+        LogicalName = logicalName;
+        Tried = tried;
+    }
+
+    public string LogicalName { get; }
+    public IReadOnlyList<string> Tried { get; }
+}
+
+/// <summary>
+/// One resolver for every native library: probes versioned sonames in order, caches the handle,
+/// and throws <see cref="NativeLibraryMissingException"/> listing every name tried and the package to install.
+/// </summary>
+public static class NativeLibraries
+{
+    private sealed record Candidate(string[] Names, string Install);
+
+    private static readonly Dictionary<string, Candidate> Candidates = new()
+    {
+        [Lib.Cuda] = new(["libcuda.so.1", "libcuda.so"],
+            "Install the NVIDIA driver (it provides libcuda.so.1); a GPU is required."),
+        [Lib.Cublas] = new(["libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"],
+            "Install cuBLAS from the CUDA toolkit (Debian non-free: libcublas11; NVIDIA: libcublas-12-x / libcublas-13-x)."),
+        [Lib.Cusolver] = new(["libcusolver.so.12", "libcusolver.so.11", "libcusolver.so"],
+            "Install cuSOLVER from the CUDA toolkit (Debian non-free: libcusolver11; NVIDIA: libcusolver-12-x)."),
+        [Lib.Nvrtc] = new(["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"],
+            "Install NVRTC (Debian non-free: apt-get install libnvrtc11.2 libnvrtc-builtins11.8; NVIDIA: cuda-nvrtc-12-x)."),
+        [Lib.OpenBlas] = new(["libopenblas.so.0", "libopenblas.so"],
+            "Install OpenBLAS (Debian: apt-get install libopenblas0)."),
+        [Lib.Lapacke] = new(["liblapacke.so.3", "liblapacke.so"],
+            "Install LAPACKE (Debian: apt-get install liblapacke)."),
+        [Lib.Emulator] = new([],
+            "Build the CUDA emulator with `./build.sh --target=Emulator` (needs g++ and cmake), or set SARA_EMU_LIBRARY to its path."),
+    };
+
+    private static readonly Dictionary<string, nint> Loaded = new();
+    private static readonly Dictionary<string, string> Overrides = new();
+    private static readonly object Gate = new();
+    private static int _registered;
+
+    /// <summary>Hooks the resolver into an assembly whose [LibraryImport]s use the <see cref="Lib"/> names.</summary>
+    public static void Register(Assembly assembly)
+    {
+        NativeLibrary.SetDllImportResolver(assembly, (name, _, _) =>
+            name.StartsWith("sara:", StringComparison.Ordinal) ? Load(name) : 0);
+    }
+
+    internal static void EnsureRegistered()
+    {
+        if (Interlocked.Exchange(ref _registered, 1) == 0) Register(typeof(NativeLibraries).Assembly);
+    }
+
+    /// <summary>Forces a specific file for a logical name (tests use this to prove the missing-library message).</summary>
+    public static void Override(string logicalName, string path)
+    {
+        lock (Gate) { Overrides[logicalName] = path; Loaded.Remove(logicalName); }
+    }
+
+    /// <summary>True when the library loads; never throws.</summary>
+    public static bool IsAvailable(string logicalName)
+    {
+        try { Load(logicalName); return true; }
+        catch (DllNotFoundException) { return false; }
+    }
+
+    /// <summary>Loads (once) and returns the handle, or throws the resolver's message.</summary>
+    public static nint Load(string logicalName)
+    {
+        lock (Gate)
+        {
+            if (Loaded.TryGetValue(logicalName, out var h)) return h;
+            if (!Candidates.TryGetValue(logicalName, out var c))
+                throw new ArgumentException($"Unknown native library '{logicalName}'.", nameof(logicalName));
+            var names = Probe(logicalName, c);
+            foreach (var n in names)
+            {
+                if (NativeLibrary.TryLoad(n, out h)) { Loaded[logicalName] = h; return h; }
+            }
+            throw new NativeLibraryMissingException(logicalName, names, c.Install);
+        }
+    }
+
+    private static List<string> Probe(string logicalName, Candidate c)
+    {
+        if (Overrides.TryGetValue(logicalName, out var forced)) return [forced];
+        var names = new List<string>();
+        if (logicalName == Lib.Emulator)
+        {
+            var env = Environment.GetEnvironmentVariable("SARA_EMU_LIBRARY");
+            if (!string.IsNullOrEmpty(env)) names.Add(env);
+            names.Add(Path.Combine(AppContext.BaseDirectory, "libsara_emu.so"));
+            // Walk up from the app folder to the repository's artifacts/native (tests, CLI, bench in the tree).
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            {
+                var p = Path.Combine(dir.FullName, "artifacts", "native", "libsara_emu.so");
+                if (!names.Contains(p)) names.Add(p);
+            }
+            return names;
+        }
+        names.AddRange(c.Names);
+        return names;
+    }
+}

@@ -1,0 +1,90 @@
+// build.cake — targets: Kernels, Emulator, Build, Test, Bench, Demo, Pack.
+// Run through ./build.sh, which installs the system packages first.
+using System.Xml.Linq;
+
+var target = Argument("target", "Demo");
+var configuration = Argument("configuration", "Release");
+var root = MakeAbsolute(Directory("."));
+var artifacts = root.Combine("artifacts");
+var testResults = artifacts.Combine("test-results");
+
+void Run(string file, string args, string workingDir = null)
+{
+    var settings = new ProcessSettings { Arguments = args, WorkingDirectory = workingDir ?? root.FullPath };
+    var rc = StartProcess(file, settings);
+    if (rc != 0) throw new Exception($"'{file} {args}' exited with {rc}");
+}
+
+Task("Kernels")
+    .Description("Fatbin with nvcc when present (SASS sm_80/sm_90 + PTX); otherwise NVRTC compiles at first use.")
+    .Does(() => Run("bash", "scripts/build-fatbin.sh"));
+
+Task("Emulator")
+    .Description("Builds artifacts/native/libsara_emu.so: the kernels compiled by g++ with CUDA semantics.")
+    .Does(() =>
+{
+    Run("cmake", "-S kernels/emu -B artifacts/emu-build -DCMAKE_BUILD_TYPE=Release -Wno-dev");
+    Run("cmake", "--build artifacts/emu-build -j2");
+});
+
+Task("Build")
+    .IsDependentOn("Kernels")
+    .IsDependentOn("Emulator")
+    .Does(() =>
+{
+    DotNetBuild("Sara.Native.sln", new DotNetBuildSettings { Configuration = configuration });
+});
+
+Task("Test")
+    .Description("All tests; the summary line 'N passed, N failed, N skipped' is written to artifacts/test-results/summary.txt.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    CleanDirectory(testResults);
+    var rc = StartProcess("dotnet", new ProcessSettings
+    {
+        Arguments = $"test tests/Sara.Tests -c {configuration} --no-build --results-directory \"{testResults}\" " +
+                    "--logger \"trx;LogFileName=results.trx\" --logger \"console;verbosity=normal\"",
+        WorkingDirectory = root.FullPath,
+    });
+    var trx = testResults.CombineWithFilePath("results.trx").FullPath;
+    string summary;
+    if (System.IO.File.Exists(trx))
+    {
+        var counters = XDocument.Load(trx).Descendants().First(e => e.Name.LocalName == "Counters");
+        int Count(string name) => int.Parse(counters.Attribute(name)?.Value ?? "0");
+        summary = $"{Count("passed")} passed, {Count("failed") + Count("error") + Count("timeout") + Count("aborted")} failed, {Count("notExecuted")} skipped";
+    }
+    else
+    {
+        summary = "0 passed, 1 failed, 0 skipped";
+    }
+    System.IO.File.WriteAllText(testResults.CombineWithFilePath("summary.txt").FullPath, summary + "\n");
+    if (rc != 0) throw new Exception($"dotnet test exited with {rc}: {summary}");
+});
+
+Task("Demo")
+    .Description("The main job: the end-to-end demo on the default device.")
+    .IsDependentOn("Build")
+    .Does(() => Run("dotnet", $"run --project src/Sara.Cli -c {configuration} --no-build -- demo --out artifacts/demo"));
+
+Task("Bench")
+    .Description("BenchmarkDotNet: SARA / Mo-SARA / dense ratios, written to bench/results/.")
+    .IsDependentOn("Build")
+    .Does(() => Run("dotnet", $"run --project bench/Sara.Bench -c {configuration} --no-build -- --results bench/results"));
+
+Task("Pack")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    DotNetPack("src/Sara.Native/Sara.Native.csproj", new DotNetPackSettings
+    {
+        Configuration = configuration, NoBuild = true, OutputDirectory = artifacts.Combine("packages"),
+    });
+    DotNetPack("bindings/Sara.Bindings/Sara.Bindings.csproj", new DotNetPackSettings
+    {
+        Configuration = configuration, NoBuild = true, OutputDirectory = artifacts.Combine("packages"),
+    });
+});
+
+RunTarget(target);

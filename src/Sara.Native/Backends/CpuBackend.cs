@@ -1,0 +1,140 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Sara.Bindings;
+using Sara.Native.Runtime;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Backends;
+
+/// <summary>
+/// The same ops in C#: System.Numerics.Tensors for vector work, OpenBLAS for GEMM, LAPACKE for the solvers.
+/// The fallback without a GPU and the float32 reference in tests. Reductions run in a fixed order (deterministic).
+/// </summary>
+public sealed unsafe partial class CpuBackend : Backend
+{
+    public CpuBackend() : base(new MemoryPool(HostMemory.Alloc, HostMemory.Free))
+    {
+        NativeLibraries.Load(Lib.OpenBlas);
+    }
+
+    public override string Name => "cpu";
+
+    public override string Description => $"cpu ({Environment.ProcessorCount} cores, OpenBLAS {OpenBlas.GetNumThreads()} threads)";
+
+    private static Span<float> S(Tensor t) => new((void*)t.Ptr, checked((int)t.Length));
+
+    private static Span<float> Row(Tensor t, int r) => new((void*)(t.Ptr + (nint)r * t.Cols * sizeof(float)), t.Cols);
+
+    public override void Synchronize() { }
+
+    protected override void UploadCore(Tensor dst, ReadOnlySpan<float> src) => src.CopyTo(S(dst));
+
+    protected override void DownloadCore(Tensor src, Span<float> dst) => S(src).CopyTo(dst);
+
+    protected override void CopyCore(Tensor src, Tensor dst) => S(src).CopyTo(S(dst));
+
+    protected override void FillCore(Tensor t, float value) => S(t).Fill(value);
+
+    protected override void GemmCore(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha, float beta)
+    {
+        var k = transA ? a.Rows : a.Cols;
+        HostBlas.Sgemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, a.Cols, b.Ptr, b.Cols, beta, c.Ptr, c.Cols);
+    }
+
+    protected override void AddRowVectorCore(Tensor y, Tensor bias)
+    {
+        var b = S(bias);
+        for (var r = 0; r < y.Rows; r++) TensorPrimitives.Add(Row(y, r), b, Row(y, r));
+    }
+
+    protected override void ColumnSumCore(Tensor x, Tensor sum, float beta)
+    {
+        var acc = new float[x.Cols];
+        for (var r = 0; r < x.Rows; r++) TensorPrimitives.Add(acc, Row(x, r), acc);
+        var s = S(sum);
+        if (beta == 0f) acc.CopyTo(s);
+        else for (var c = 0; c < s.Length; c++) s[c] = beta * s[c] + acc[c];
+    }
+
+    protected override void AxpbyCore(float a, Tensor x, float b, Tensor y)
+    {
+        Span<float> xs = S(x), ys = S(y);
+        if (b == 0f) TensorPrimitives.Multiply(xs, a, ys);
+        else for (var i = 0; i < ys.Length; i++) ys[i] = a * xs[i] + b * ys[i];
+    }
+
+    protected override void ScaleColumnsCore(Tensor x, Tensor v, Tensor y)
+    {
+        var vs = S(v);
+        for (var r = 0; r < x.Rows; r++) TensorPrimitives.Multiply(Row(x, r), vs, Row(y, r));
+    }
+
+    protected override float MseLossCore(Tensor pred, Tensor target, Tensor grad)
+    {
+        Span<float> p = S(pred), t = S(target), g = S(grad);
+        var scale = 2f / p.Length;
+        double sum = 0;
+        for (var i = 0; i < p.Length; i++)
+        {
+            var d = p[i] - t[i];
+            g[i] = scale * d;
+            sum += (double)d * d;
+        }
+        return (float)(sum / p.Length);
+    }
+
+    protected override float SoftmaxCrossEntropyCore(Tensor logits, ReadOnlySpan<int> labels, Tensor grad)
+    {
+        var rows = logits.Rows;
+        if (rows == 0) return 0f;
+        double total = 0;
+        var inv = 1f / rows;
+        for (var r = 0; r < rows; r++)
+        {
+            Span<float> x = Row(logits, r), g = Row(grad, r);
+            var max = TensorPrimitives.Max(x);
+            float se = 0;
+            for (var c = 0; c < x.Length; c++) se += MathF.Exp(x[c] - max);
+            for (var c = 0; c < x.Length; c++) g[c] = (MathF.Exp(x[c] - max) / se - (c == labels[r] ? 1f : 0f)) * inv;
+            total += MathF.Log(se) + max - x[labels[r]];
+        }
+        return (float)(total / rows);
+    }
+
+    protected override void AdamWCore(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWOptions o, int step)
+    {
+        var (bc1, bc2) = o.BiasCorrections(step);
+        Span<float> p = S(param), g = S(grad), ms = S(m), vs = S(v);
+        for (var i = 0; i < p.Length; i++)
+        {
+            var mi = o.Beta1 * ms[i] + (1f - o.Beta1) * g[i];
+            var vi = o.Beta2 * vs[i] + (1f - o.Beta2) * g[i] * g[i];
+            ms[i] = mi;
+            vs[i] = vi;
+            p[i] = p[i] * (1f - o.LearningRate * o.WeightDecay) - o.LearningRate * (mi / bc1) / (MathF.Sqrt(vi / bc2) + o.Epsilon);
+        }
+    }
+
+    protected override void LowRankForwardCore(Tensor x, Tensor b, Tensor lambda, Tensor h, Tensor z)
+    {
+        GemmCore(x, false, b, true, h, 1f, 0f);
+        ScaleColumnsCore(h, lambda, z);
+    }
+
+    protected override void LowRankBackwardRankCore(Tensor g, Tensor a, Tensor? h, Tensor? lambda, float scale,
+        Tensor? dz, Tensor? dh, Tensor? dlambda)
+    {
+        using var scratch = dz is null ? Empty(g.Rows, a.Cols) : null;
+        var dZ = dz ?? scratch!;
+        GemmCore(g, false, a, false, dZ, scale, 0f);
+        if (dh is not null) ScaleColumnsCore(dZ, lambda!, dh);
+        if (dlambda is null) return;
+        var acc = new float[a.Cols];
+        var prod = new float[a.Cols];
+        for (var r = 0; r < g.Rows; r++)
+        {
+            TensorPrimitives.Multiply(Row(dZ, r), Row(h!, r), prod);
+            TensorPrimitives.Add(acc, prod, acc);
+        }
+        acc.CopyTo(S(dlambda));
+    }
+}

@@ -1,0 +1,66 @@
+// A candidate weight for rank analysis: an m x n (out x in) view of a stored tensor, loaded on demand.
+namespace Sara.Native.IO;
+
+/// <summary>How the stored tensor maps onto the m x n matrix.</summary>
+public enum WeightLayout
+{
+    /// <summary>A 2-D weight stored out x in, used as is.</summary>
+    Linear,
+    /// <summary>A 2-D weight stored in x out (ONNX MatMul, Gemm without transB), transposed on load.</summary>
+    LinearTransposed,
+    /// <summary>A 4-D conv weight out x in x kh x kw, read as out x (in*kh*kw).</summary>
+    Conv,
+}
+
+/// <summary>One selectable weight matrix. <see cref="Load"/> reads and converts its data each time it is called.</summary>
+public sealed class WeightMatrix
+{
+    private readonly Func<float[]> _read;
+
+    public string Name { get; }
+
+    /// <summary>m: output features (rows).</summary>
+    public int Rows { get; }
+
+    /// <summary>n: input features (columns), for a conv in*kh*kw.</summary>
+    public int Cols { get; }
+
+    /// <summary>The tensor's shape as stored.</summary>
+    public IReadOnlyList<long> StoredShape { get; }
+
+    public WeightLayout Layout { get; }
+
+    internal WeightMatrix(string name, IReadOnlyList<long> storedShape, WeightLayout layout, Func<float[]> readStored)
+    {
+        Name = name;
+        StoredShape = storedShape;
+        Layout = layout;
+        _read = readStored;
+        (long rows, long cols) = layout switch
+        {
+            WeightLayout.LinearTransposed => (storedShape[1], storedShape[0]),
+            WeightLayout.Linear => (storedShape[0], storedShape[1]),
+            _ => (storedShape[0], storedShape.Skip(1).Aggregate(1L, (a, d) => a * d)),
+        };
+        Rows = checked((int)rows);
+        Cols = checked((int)cols);
+    }
+
+    /// <summary>The matrix, row-major Rows x Cols (transposed from storage where <see cref="Layout"/> says so).</summary>
+    public float[] Load()
+    {
+        float[] stored = _read();
+        if (stored.LongLength != (long)Rows * Cols)
+            throw new InvalidDataException($"weight '{Name}': read {stored.LongLength} values, expected {Rows} x {Cols}");
+        if (Layout != WeightLayout.LinearTransposed) return stored;
+        var result = new float[stored.Length];
+        int inRows = Cols, inCols = Rows; // stored is Cols x Rows
+        for (int i = 0; i < inRows; i++)
+            for (int j = 0; j < inCols; j++)
+                result[(long)j * Rows + i] = stored[(long)i * inCols + j];
+        return result;
+    }
+
+    public override string ToString() =>
+        $"{Name}: {Rows} x {Cols} ({Layout}, stored [{string.Join(", ", StoredShape)}])";
+}

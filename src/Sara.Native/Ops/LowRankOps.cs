@@ -1,0 +1,19 @@
+using Sara.Native.Backends;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Ops;
+
+/// <summary>The SARA adapter path beside the frozen dense GEMM (DESIGN 1.2), composed from backend ops.</summary>
+public static class LowRankOps
+{
+    /// <summary>
+    /// H = X B^T, Z = H (.) lambda (one fused kernel), then Y += s Z A^T (BLAS). y must already hold the dense output.
+    /// x: T x n, a: m x k, b: k x n, lambda: k, y: T x m; h and z (T x k) receive the saved activations.
+    /// </summary>
+    public static void AdapterForward(Backend backend, Tensor x, Tensor a, Tensor b, Tensor lambda, float scale,
+        Tensor y, Tensor h, Tensor z)
+    {
+        backend.LowRankForward(x, b, lambda, h, z);
+        backend.Gemm(z, false, a, true, y, scale, 1f);
+    }
+}

@@ -1,0 +1,44 @@
+namespace Sara.Native.Runtime;
+
+/// <summary>Allocator statistics for a runtime's memory (bytes).</summary>
+public readonly record struct MemoryStats(long BytesInUse, long BytesReserved, long PeakInUse, long RawAllocations);
+
+/// <summary>
+/// Where kernels run: the real GPU (driver API + cuBLAS + cuSOLVER) or the emulator
+/// (host memory + libsara_emu + OpenBLAS + LAPACKE). All matrices are row-major float32 unless stated.
+/// Pointers are device pointers on the GPU and host pointers on the emulator.
+/// </summary>
+public interface IKernelRuntime : IDisposable
+{
+    /// <summary>Human-readable description, e.g. "cuda:0 NVIDIA H200 (sm_90)" or "emulator (2 threads)".</summary>
+    string Description { get; }
+
+    bool IsEmulated { get; }
+
+    /// <summary>Raw allocation (no caching); the memory pool above caches these.</summary>
+    nint AllocRaw(long bytes);
+    void FreeRaw(nint ptr);
+
+    void CopyToDevice(nint dst, ReadOnlySpan<byte> src);
+    void CopyToHost(Span<byte> dst, nint src);
+    void CopyDeviceToDevice(nint dst, nint src, long bytes);
+    void Memset32(nint dst, uint value, long count);
+
+    /// <summary>Launches an extern "C" kernel by name; no device synchronisation inside.</summary>
+    void Launch(string kernel, Dim3 grid, Dim3 block, uint dynamicSharedBytes, ReadOnlySpan<KernelArg> args);
+
+    /// <summary>Row-major C[m,n] = alpha * op(A)[m,k] op(B)[k,n] + beta * C with leading dimensions lda/ldb/ldc.</summary>
+    void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb,
+        float beta, nint c, int ldc);
+
+    /// <summary>Row-major SVD of a[m,n] (destroyed): s (min(m,n), descending); u[m,min] and vt[min,n] when non-zero.</summary>
+    void Gesvd(int m, int n, nint a, nint s, nint u, nint vt);
+
+    /// <summary>In-place Cholesky of the symmetric positive-definite row-major a[n,n]: lower L with A = L L^T (upper part zeroed).</summary>
+    void Potrf(int n, nint a);
+
+    /// <summary>Symmetric eigen-decomposition of row-major a[n,n]: w ascending; a's columns become the eigenvectors (a[:,i] goes with w[i]).</summary>
+    void Syevd(int n, nint a, nint w);
+
+    void Synchronize();
+}

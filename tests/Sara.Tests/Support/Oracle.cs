@@ -1,0 +1,82 @@
+namespace Sara.Tests.Support;
+
+/// <summary>Plain float64 reference math on row-major arrays: the oracle every kernel is compared against.</summary>
+public static class Oracle
+{
+    public static double[] D(float[] a) => Array.ConvertAll(a, x => (double)x);
+
+    /// <summary>C[m,n] = op(A) op(B); A is stored ar x ac, B br x bc.</summary>
+    public static double[] MatMul(double[] a, int ar, int ac, bool ta, double[] b, int br, int bc, bool tb)
+    {
+        var (m, k) = ta ? (ac, ar) : (ar, ac);
+        var n = tb ? br : bc;
+        var c = new double[(long)m * n];
+        for (var i = 0; i < m; i++)
+            for (var p = 0; p < k; p++)
+            {
+                var av = ta ? a[(long)p * ac + i] : a[(long)i * ac + p];
+                if (av == 0) continue;
+                for (var j = 0; j < n; j++) c[(long)i * n + j] += av * (tb ? b[(long)j * bc + p] : b[(long)p * bc + j]);
+            }
+        return c;
+    }
+
+    public static double[] ScaleColumns(double[] x, int rows, int cols, double[] v)
+    {
+        var y = new double[x.Length];
+        for (var r = 0; r < rows; r++)
+            for (var c = 0; c < cols; c++) y[(long)r * cols + c] = x[(long)r * cols + c] * v[c];
+        return y;
+    }
+
+    public static double[] ColumnSum(double[] x, int rows, int cols)
+    {
+        var s = new double[cols];
+        for (var r = 0; r < rows; r++)
+            for (var c = 0; c < cols; c++) s[c] += x[(long)r * cols + c];
+        return s;
+    }
+
+    public static double[] Add(double[] a, double[] b, double sb = 1)
+    {
+        var c = new double[a.Length];
+        for (var i = 0; i < a.Length; i++) c[i] = a[i] + sb * b[i];
+        return c;
+    }
+
+    public static double[] Mul(double[] a, double[] b)
+    {
+        var c = new double[a.Length];
+        for (var i = 0; i < a.Length; i++) c[i] = a[i] * b[i];
+        return c;
+    }
+
+    public static double[] AddRowVector(double[] y, int rows, int cols, double[] b)
+    {
+        var o = (double[])y.Clone();
+        for (var r = 0; r < rows; r++)
+            for (var c = 0; c < cols; c++) o[(long)r * cols + c] += b[c];
+        return o;
+    }
+
+    /// <summary>||got - want|| / ||want|| (want all zero: ||got||).</summary>
+    public static double RelErr(float[] got, double[] want)
+    {
+        Assert.That(got, Has.Length.EqualTo(want.Length), "length");
+        double num = 0, den = 0;
+        for (var i = 0; i < got.Length; i++)
+        {
+            var d = got[i] - want[i];
+            num += d * d;
+            den += want[i] * want[i];
+        }
+        if (double.IsNaN(num)) return double.NaN;
+        return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
+    }
+
+    public static void AssertClose(float[] got, double[] want, double tol, string what)
+    {
+        var e = RelErr(got, want);
+        Assert.That(e, Is.LessThan(tol), $"{what}: relative error {e:E3} (tolerance {tol:E1})");
+    }
+}
