@@ -23,11 +23,10 @@
 #define __host__
 #define __constant__ static
 #define __forceinline__ inline __attribute__((always_inline))
-#define __noinline__ __attribute__((noinline))
 #define __align__(n) __attribute__((aligned(n)))
 #define __launch_bounds__(...)
 #define __shared__ static thread_local
-// __restrict__ is already a g++ keyword.
+// __restrict__ is already a g++ keyword. __noinline__ is not provided: libstdc++ uses it as an attribute name.
 
 // ---- vector types ----------------------------------------------------------------------------------
 struct __align__(8) float2 { float x, y; };
@@ -67,17 +66,44 @@ void* dynamic_shared();
 
 namespace detail
 {
-struct Fiber;
-/// Per OS thread: the running fiber and the coordinates of the block it belongs to.
-struct ThreadState
+#ifndef SARA_EMU_STACK_BYTES
+#define SARA_EMU_STACK_BYTES 65536
+#endif
+/// Each emulated thread's stack: this size, aligned to it, so the running fiber finds its header from its stack pointer.
+constexpr std::uintptr_t kStackBytes = SARA_EMU_STACK_BYTES;
+static_assert((kStackBytes & (kStackBytes - 1)) == 0, "SARA_EMU_STACK_BYTES must be a power of two");
+
+/// The coordinates shared by all threads of the block a worker is running.
+struct BlockInfo
 {
-    Fiber* fiber;
-    uint3 thread_idx;
     uint3 block_idx;
     uint3 block_dim;
     uint3 grid_dim;
 };
-extern __thread ThreadState tls;
+
+/// Lives in the first 4 KiB of every fiber stack, at a 64-byte slot that differs between neighbouring stacks
+/// (size-aligned stacks would otherwise put every header, and every stack top, in the same cache set).
+struct alignas(64) FiberHeader
+{
+    uint3 thread_idx;
+    unsigned linear;
+    const BlockInfo* block;
+    void* worker;
+};
+constexpr std::uintptr_t kHeaderColors = 64;
+
+/// The running fiber's header: no thread-local lookup, just the stack pointer rounded down.
+__attribute__((always_inline)) inline FiberHeader& self()
+{
+    std::uintptr_t sp;
+#if defined(__x86_64__)
+    asm("movq %%rsp, %0" : "=r"(sp));
+#else
+    sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+#endif
+    const std::uintptr_t base = sp & ~(kStackBytes - 1);
+    return *reinterpret_cast<FiberHeader*>(base + (base / kStackBytes % kHeaderColors) * sizeof(FiberHeader));
+}
 
 enum class WarpOp : int { Sync, ShflIdx, ShflUp, ShflDown, ShflXor, Ballot, ReduceAdd, ReduceMin, ReduceMax,
     ReduceMinU, ReduceMaxU, ReduceAnd, ReduceOr, ReduceXor, Any, All };
@@ -107,10 +133,10 @@ inline T from_bits(std::uint64_t b)
 } // namespace emu
 
 // ---- built-in variables ----------------------------------------------------------------------------
-#define threadIdx (static_cast<const uint3&>(::emu::detail::tls.thread_idx))
-#define blockIdx (static_cast<const uint3&>(::emu::detail::tls.block_idx))
-#define blockDim (static_cast<const uint3&>(::emu::detail::tls.block_dim))
-#define gridDim (static_cast<const uint3&>(::emu::detail::tls.grid_dim))
+#define threadIdx (static_cast<const uint3&>(::emu::detail::self().thread_idx))
+#define blockIdx (static_cast<const uint3&>(::emu::detail::self().block->block_idx))
+#define blockDim (static_cast<const uint3&>(::emu::detail::self().block->block_dim))
+#define gridDim (static_cast<const uint3&>(::emu::detail::self().block->grid_dim))
 constexpr int warpSize = 32;
 
 // ---- synchronisation -------------------------------------------------------------------------------

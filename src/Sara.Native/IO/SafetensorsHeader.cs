@@ -1,5 +1,6 @@
 // Parses and validates a safetensors header (the JSON after the 8-byte length) against the file's size.
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Sara.Native.IO;
 
@@ -28,6 +29,8 @@ public sealed class SafetensorsHeader
     /// </summary>
     public static SafetensorsHeader Parse(string filePath, ReadOnlySpan<byte> json, long dataLength)
     {
+        if (!Utf8.IsValid(json))
+            throw new SafetensorsFormatException(filePath, null, "header is not valid UTF-8 JSON (invalid UTF-8 bytes)");
         JsonDocument doc;
         try
         {

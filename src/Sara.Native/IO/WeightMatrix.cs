@@ -53,11 +53,11 @@ public sealed class WeightMatrix
         if (stored.LongLength != (long)Rows * Cols)
             throw new InvalidDataException($"weight '{Name}': read {stored.LongLength} values, expected {Rows} x {Cols}");
         if (Layout != WeightLayout.LinearTransposed) return stored;
+        // stored is Cols x Rows; result[r, c] = stored[c, r]
         var result = new float[stored.Length];
-        int inRows = Cols, inCols = Rows; // stored is Cols x Rows
-        for (int i = 0; i < inRows; i++)
-            for (int j = 0; j < inCols; j++)
-                result[(long)j * Rows + i] = stored[(long)i * inCols + j];
+        for (int c = 0; c < Cols; c++)
+            for (int r = 0; r < Rows; r++)
+                result[(long)r * Cols + c] = stored[(long)c * Rows + r];
         return result;
     }
 

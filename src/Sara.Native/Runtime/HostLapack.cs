@@ -12,7 +12,7 @@ public static unsafe class HostLapack
         if (r == 0) return;
         if (u == 0 && vt == 0)
         {
-            Lapacke.Check(Lapacke.Sgesdd(Lapacke.RowMajor, (byte)'N', m, n, a, n, s, 0, 1, 0, 1), "LAPACKE_sgesdd");
+            Lapacke.Check(Lapacke.Sgesdd(Lapacke.RowMajor, (byte)'N', m, n, a, n, s, 0, Math.Max(1, m), 0, Math.Max(1, n)), "LAPACKE_sgesdd");
             return;
         }
         // jobz 'S' needs both factors; allocate the one the caller does not want.

@@ -19,6 +19,24 @@ public sealed class TensorScope : IDisposable
 
     public static TensorScope? Current => _current;
 
+    /// <summary>While the returned handle lives, new tensors belong to no scope (parameters, optimiser state).</summary>
+    public static IDisposable Suspend() => new Suspension();
+
+    private sealed class Suspension : IDisposable
+    {
+        private readonly TensorScope? _saved = _current;
+        private bool _done;
+
+        public Suspension() => _current = null;
+
+        public void Dispose()
+        {
+            if (_done) return;
+            _done = true;
+            _current = _saved;
+        }
+    }
+
     internal void Track(Tensor t) => _owned.Add(t);
 
     /// <summary>Detaches <paramref name="t"/> from this scope (it moves to the parent scope, if any).</summary>

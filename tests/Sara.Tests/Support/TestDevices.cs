@@ -14,8 +14,11 @@ public static class TestDevices
 
     public static Backend Create(string device)
     {
-        if (device == "cuda" && !GpuRuntime.TryCreate(out var gpu, out _)) Assert.Ignore("no CUDA device");
-        else if (device == "cuda") return new CudaBackend(gpu!);
+        if (device == "cuda")
+        {
+            if (!GpuRuntime.TryCreate(out var gpu, out var whyNot)) Assert.Ignore($"no CUDA device ({whyNot})");
+            return new CudaBackend(gpu!);
+        }
         if (device == "emu")
         {
             Assert.That(EmulatedRuntime.TryCreate(out var emu, out var why), Is.True,

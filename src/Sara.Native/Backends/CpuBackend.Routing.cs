@@ -1,0 +1,110 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Backends;
+
+// Mo-SARA routing in C#, token by token in a fixed order (deterministic). Same rules as kernels/routing.cu:
+// top-k_r ties keep the lower expert index, dropped experts have gate 0 and receive no gradient.
+public sealed unsafe partial class CpuBackend
+{
+    private static Span<float> Row(Tensor t, long r, int cols) => new((void*)(t.Ptr + (nint)(r * cols * sizeof(float))), cols);
+
+    protected override void RoutingForwardCore(Tensor h, Tensor wg, Tensor bg, Tensor lambdas, int topK,
+        Tensor gates, Tensor lamEff, Tensor z)
+    {
+        int t = h.Rows, k = h.Cols, e = wg.Rows;
+        var b = S(bg);
+        var p = new float[e];
+        var keep = new bool[e];
+        for (var r = 0; r < t; r++)
+        {
+            var hr = Row(h, r, k);
+            for (var x = 0; x < e; x++) p[x] = TensorPrimitives.Dot(hr, Row(wg, x, k)) + b[x];
+            KeptExperts(p, topK, keep);
+            var max = TensorPrimitives.Max(p);
+            var g = Row(gates, r, e);
+            float total = 0;
+            for (var x = 0; x < e; x++)
+            {
+                g[x] = keep[x] ? MathF.Exp(p[x] - max) : 0f;
+                total += g[x];
+            }
+            var inv = 1f / total;
+            var lam = Row(lamEff, r, k);
+            lam.Clear();
+            for (var x = 0; x < e; x++)
+            {
+                g[x] *= inv;
+                if (g[x] != 0f) TensorPrimitives.MultiplyAdd(Row(lambdas, x, k), g[x], lam, lam);
+            }
+            TensorPrimitives.Multiply(hr, lam, Row(z, r, k));
+        }
+    }
+
+    /// <summary>keep[x] = fewer than topK experts beat x (higher logit, or equal logit and lower index); topK 0 keeps all.</summary>
+    private static void KeptExperts(ReadOnlySpan<float> p, int topK, Span<bool> keep)
+    {
+        for (var x = 0; x < p.Length; x++)
+        {
+            if (topK == 0 || topK >= p.Length) { keep[x] = true; continue; }
+            var beaten = 0;
+            for (var y = 0; y < p.Length; y++)
+                if (p[y] > p[x] || (p[y] == p[x] && y < x)) beaten++;
+            keep[x] = beaten < topK;
+        }
+    }
+
+    protected override void RoutingBackwardCore(Tensor dz, Tensor h, Tensor wg, Tensor lambdas, Tensor gates, Tensor lamEff,
+        float balanceWeight, Tensor dh, Tensor dLambdas, Tensor dWg, Tensor dbg)
+    {
+        int t = h.Rows, k = h.Cols, e = wg.Rows;
+        var coef = new float[e];
+        if (balanceWeight > 0 && t > 0)
+        {
+            var sums = new float[e];
+            RouterCountsCore(gates, coef, sums);
+            for (var x = 0; x < e; x++) coef[x] *= balanceWeight * e / ((float)t * t);
+        }
+        var dLam = S(dLambdas);
+        var dW = S(dWg);
+        var db = S(dbg);
+        dLam.Clear();
+        dW.Clear();
+        db.Clear();
+        var dlam = new float[k];
+        var dg = new float[e];
+        for (var r = 0; r < t; r++)
+        {
+            Span<float> dzr = Row(dz, r, k), hr = Row(h, r, k), g = Row(gates, r, e), dhr = Row(dh, r, k);
+            TensorPrimitives.Multiply(dzr, hr, dlam);
+            for (var x = 0; x < e; x++) dg[x] = TensorPrimitives.Dot(dlam, Row(lambdas, x, k)) + coef[x];
+            var s = TensorPrimitives.Dot(g, dg);
+            TensorPrimitives.Multiply(dzr, Row(lamEff, r, k), dhr);
+            for (var x = 0; x < e; x++)
+            {
+                if (g[x] == 0f) continue;   // dropped expert: no gradient
+                var dp = g[x] * (dg[x] - s);
+                TensorPrimitives.MultiplyAdd(Row(wg, x, k), dp, dhr, dhr);
+                TensorPrimitives.MultiplyAdd(dlam, g[x], dLam.Slice(x * k, k), dLam.Slice(x * k, k));
+                TensorPrimitives.MultiplyAdd(hr, dp, dW.Slice(x * k, k), dW.Slice(x * k, k));
+                db[x] += dp;
+            }
+        }
+    }
+
+    protected override void RouterCountsCore(Tensor gates, float[] counts, float[] sums)
+    {
+        int t = gates.Rows, e = gates.Cols;
+        Array.Clear(counts);
+        Array.Clear(sums);
+        for (var r = 0; r < t; r++)
+        {
+            var g = Row(gates, r, e);
+            var top = 0;
+            for (var x = 1; x < e; x++)
+                if (g[x] > g[top]) top = x;   // strict: ties keep the lower index
+            counts[top] += 1f;
+            TensorPrimitives.Add(sums, g, sums);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using Sara.Native.Runtime;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Backends;
+
+// The truncated SVD's non-GEMM pieces in C# (Cholesky, triangular inverse, reductions) and LAPACKE (dense SVDs).
+public sealed unsafe partial class CpuBackend
+{
+    protected override SquaredNorm SumOfSquaresCore(Tensor x)
+    {
+        var xs = S(x);
+        double sum = 0;
+        long bad = 0;
+        foreach (var v in xs)
+        {
+            if (float.IsFinite(v)) sum += (double)v * v;
+            else bad++;
+        }
+        return new SquaredNorm(sum, bad);
+    }
+
+    // Same algorithm and guard as sara_svd_cholesky (left-looking, pivot guard 1e-7 * max diagonal), float64 sums.
+    protected override void CholeskyCore(Tensor a, Tensor l, float relativeShift)
+    {
+        int n = a.Rows;
+        Span<float> A = S(a), L = S(l);
+        float maxDiag = 0f;
+        for (var i = 0; i < n; i++) maxDiag = MathF.Max(maxDiag, A[i * n + i]);
+        double shift = (double)relativeShift * maxDiag, guard = Math.Max(1e-7 * maxDiag, 1e-30);
+        L.Clear();
+        for (var j = 0; j < n; j++)
+        {
+            var lj = L.Slice(j * n, j);
+            double d = A[j * n + j] + shift;
+            foreach (var v in lj) d -= (double)v * v;
+            if (!(d > guard)) d = guard;
+            var pivot = Math.Sqrt(d);
+            L[j * n + j] = (float)pivot;
+            for (var i = j + 1; i < n; i++)
+            {
+                var li = L.Slice(i * n, j);
+                double dot = 0;
+                for (var p = 0; p < j; p++) dot += (double)li[p] * lj[p];
+                L[i * n + j] = (float)((A[i * n + j] - dot) / pivot);
+            }
+        }
+    }
+
+    protected override void TriangularInverseCore(Tensor l, Tensor inverse)
+    {
+        int n = l.Rows;
+        Span<float> L = S(l), X = S(inverse);
+        X.Clear();
+        var col = new double[n];
+        for (var c = 0; c < n; c++)
+        {
+            col[c] = 1.0 / L[c * n + c];
+            for (var i = c + 1; i < n; i++)
+            {
+                double dot = 0;
+                for (var p = c; p < i; p++) dot += L[i * n + p] * col[p];
+                col[i] = -dot / L[i * n + i];
+            }
+            for (var i = c; i < n; i++) X[i * n + c] = (float)col[i];
+        }
+    }
+
+    protected override void SmallSvdCore(Tensor b, Tensor s, Tensor u, Tensor vt)
+    {
+        int l = b.Rows, n = b.Cols, c = u.Cols;
+        using var work = Empty(l, n);
+        using var uFull = Empty(l, l);
+        using var vtFull = Empty(l, n);
+        CopyCore(b, work);
+        HostLapack.Gesvd(l, n, work.Ptr, s.Ptr, uFull.Ptr, vtFull.Ptr);
+        Span<float> U = S(u), Uf = S(uFull);
+        for (var r = 0; r < l; r++) Uf.Slice(r * l, c).CopyTo(U.Slice(r * c, c));
+        S(vtFull)[..(c * n)].CopyTo(S(vt));
+    }
+
+    protected override float[] ExactSvdValuesCore(Tensor w)
+    {
+        using var copy = Empty(w.Rows, w.Cols);
+        CopyCore(w, copy);
+        var s = new float[Math.Min(w.Rows, w.Cols)];
+        fixed (float* ps = s) HostLapack.Gesvd(w.Rows, w.Cols, copy.Ptr, (nint)ps, 0, 0);
+        return s;
+    }
+}

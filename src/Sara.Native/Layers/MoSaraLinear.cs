@@ -1,0 +1,160 @@
+using Sara.Native.Autograd;
+using Sara.Native.Backends;
+using Sara.Native.Svd;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Layers;
+
+/// <summary>
+/// Mo-SARA (DESIGN 1.3): frozen A = U_k, B = V_k^T; E singular-value experts (Lambda: E x k, zero at start) mixed per token
+/// by a router over H = X B^T (Wg: E x k, bg: E). Trainable parameters: 2Ek + E.
+/// Cannot be merged into W0: the scaling depends on the input through the router gates.
+/// </summary>
+public sealed class MoSaraLinear : IDisposable
+{
+    private MoSaraLinear(Backend backend, string name, PretrainedFactors f, MoSaraOptions options, float[]? lambdas, float[]? wg, float[]? bg)
+    {
+        Backend = backend;
+        Name = name;
+        Options = options;
+        Plan = f.Plan;
+        W0 = f.W0;
+        Bias = f.Bias;
+        A = f.A;
+        B = f.B;
+        int e = options.Experts, k = f.K;
+        using var _ = TensorScope.Suspend();
+        Lambdas = Variable.Parameter(lambdas is null ? backend.Zeros(e, k) : backend.FromArray(lambdas, e, k), $"{name}.Lambda");
+        Wg = Variable.Parameter(backend.FromArray(wg ?? RouterInit(options, e, k), e, k), $"{name}.Wg");
+        Bg = Variable.Parameter(bg is null ? backend.Zeros(e) : backend.FromArray(bg, e), $"{name}.bg");
+    }
+
+    /// <summary>Builds the layer from W0 (m x n): rank plan and SVD exactly as <see cref="SaraLinear.FromPretrained"/>.</summary>
+    public static MoSaraLinear FromPretrained(Backend backend, string name, float[] w0, int m, int n, float[]? bias = null,
+        MoSaraOptions? options = null)
+    {
+        options ??= new MoSaraOptions();
+        options.Validate();
+        var f = PretrainedFactors.Compute(backend, name, w0, m, n, bias, options.Rank, options.FixedRank, options.Svd);
+        return new MoSaraLinear(backend, name, f, options, null, null, null);
+    }
+
+    /// <summary>Builds the layer from given frozen factors and (optionally) expert/router values — e.g. a loaded adapter.</summary>
+    public static MoSaraLinear FromFactors(Backend backend, string name, float[] w0, int m, int n, float[]? bias,
+        float[] a, float[] b, int k, MoSaraOptions? options = null, float[]? lambdas = null, float[]? wg = null, float[]? bg = null)
+    {
+        options ??= new MoSaraOptions();
+        options.Validate();
+        PretrainedFactors.CheckRank(name, k, m, n);
+        int e = options.Experts;
+        if (a.Length != (long)m * k) throw new ArgumentException($"Layer '{name}': A must be {m} x {k}; got {a.Length} values.", nameof(a));
+        if (b.Length != (long)k * n) throw new ArgumentException($"Layer '{name}': B must be {k} x {n}; got {b.Length} values.", nameof(b));
+        if (lambdas is not null && lambdas.Length != e * k) throw new ArgumentException($"Layer '{name}': Lambda must be {e} x {k}.", nameof(lambdas));
+        if (wg is not null && wg.Length != e * k) throw new ArgumentException($"Layer '{name}': Wg must be {e} x {k}.", nameof(wg));
+        if (bg is not null && bg.Length != e) throw new ArgumentException($"Layer '{name}': bg must have {e} values.", nameof(bg));
+        using var _ = TensorScope.Suspend();
+        var w = PretrainedFactors.Upload(backend, name, w0, m, n, bias, out var bt);
+        var f = new PretrainedFactors(w, bt, backend.FromArray(a, m, k), backend.FromArray(b, k, n), null!);
+        return new MoSaraLinear(backend, name, f, options, lambdas, wg, bg);
+    }
+
+    private static float[] RouterInit(MoSaraOptions o, int e, int k)
+    {
+        var r = new Random(o.RouterSeed);
+        var w = new float[e * k];
+        for (var i = 0; i < w.Length; i++)
+            w[i] = (float)(o.RouterInitStd * Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
+        return w;
+    }
+
+    public Backend Backend { get; }
+    public string Name { get; }
+    public MoSaraOptions Options { get; }
+    public LayerRank? Plan { get; }
+    public Tensor W0 { get; }
+    public Tensor? Bias { get; }
+    public Tensor A { get; }
+    public Tensor B { get; }
+    public Variable Lambdas { get; }
+    public Variable Wg { get; }
+    public Variable Bg { get; }
+    public int K => A.Cols;
+    public int Experts => Options.Experts;
+    public int OutFeatures => W0.Rows;
+    public int InFeatures => W0.Cols;
+
+    /// <summary>Router statistics of the latest forward: fraction of tokens per top expert and mean gate per expert.</summary>
+    public RouterStats? LastRouterStats { get; private set; }
+
+    /// <summary>The load-balancing loss of the latest forward (beta * E * sum_e f_e * mean_t g_te), 0 when beta is 0.</summary>
+    public float LastBalanceLoss { get; private set; }
+
+    public IEnumerable<Variable> Parameters => [Lambdas, Wg, Bg];
+
+    public long TrainableParameterCount => Parameters.Sum(p => p.Value.Length);
+
+    public Variable Forward(Tape tape, Variable x)
+    {
+        var y = Linear.DenseForward(Backend, x.Value, W0, Bias);
+        var output = new Variable(y, true);
+        int t = x.Value.Rows, k = K, e = Experts;
+        var h = Backend.Empty(t, k);
+        Backend.Gemm(x.Value, false, B, true, h);
+        var gates = Backend.Empty(t, e);
+        var lamEff = Backend.Empty(t, k);
+        var z = Backend.Empty(t, k);
+        Backend.RoutingForward(h, Wg.Value, Bg.Value, Lambdas.Value, Options.TopK, gates, lamEff, z);
+        Backend.Gemm(z, false, A, true, y, Options.Scale, 1f);
+        if (Options.CollectRouterStats || Options.BalanceWeight > 0f)
+        {
+            LastRouterStats = Backend.RouterStatistics(gates);
+            LastBalanceLoss = LastRouterStats.BalanceLoss(Options.BalanceWeight);
+        }
+        tape.Record(() => Backward(tape, output, x, h, gates, lamEff));
+        return output;
+    }
+
+    private void Backward(Tape tape, Variable output, Variable x, Tensor h, Tensor gates, Tensor lamEff)
+    {
+        if (!output.HasGrad(tape)) return;
+        var g = output.Grad!;
+        var dz = Backend.Empty(h.Shape);
+        Backend.LowRankBackwardRank(g, A, null, null, Options.Scale, dz, null, null);
+        var dh = Backend.Empty(h.Shape);
+        using var dLambdas = Backend.Empty(Lambdas.Value.Shape);
+        using var dWg = Backend.Empty(Wg.Value.Shape);
+        using var dbg = Backend.Empty(Bg.Value.Shape);
+        Backend.RoutingBackward(dz, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.BalanceWeight,
+            dh, dLambdas, dWg, dbg);
+        Accumulate(tape, Lambdas, dLambdas);
+        Accumulate(tape, Wg, dWg);
+        Accumulate(tape, Bg, dbg);
+        if (x.RequiresGrad)
+        {
+            var (dx, bx) = x.GradTarget(tape);
+            Backend.Gemm(g, false, W0, false, dx, 1f, bx);
+            Backend.Gemm(dh, false, B, false, dx, 1f, 1f);
+        }
+    }
+
+    private void Accumulate(Tape tape, Variable p, Tensor grad)
+    {
+        var (target, beta) = p.GradTarget(tape);
+        Backend.Axpby(1f, grad, beta, target);
+    }
+
+    /// <summary>Always refused: Mo-SARA's singular-value scaling depends on the input through the router.</summary>
+    public void Merge() => throw new NotSupportedException(
+        $"Layer '{Name}': a Mo-SARA layer cannot be merged into W0 — its singular-value scaling depends on each token through the router gates. Use a SARA layer to merge.");
+
+    public void Dispose()
+    {
+        W0.Dispose();
+        Bias?.Dispose();
+        A.Dispose();
+        B.Dispose();
+        Lambdas.Dispose();
+        Wg.Dispose();
+        Bg.Dispose();
+    }
+}

@@ -1,0 +1,55 @@
+using Sara.Native.Backends;
+using Sara.Native.Svd;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Layers;
+
+/// <summary>What SARA and Mo-SARA layers share at construction: W0 (+ bias) checked and uploaded, rank planned, A = U_k, B = V_k^T.</summary>
+internal sealed record PretrainedFactors(Tensor W0, Tensor? Bias, Tensor A, Tensor B, LayerRank Plan)
+{
+    public int K => A.Cols;
+
+    public static PretrainedFactors Compute(Backend backend, string name, float[] w0, int m, int n, float[]? bias,
+        RankOptions rank, int? fixedRank, SvdOptions? svdOptions)
+    {
+        using var _ = TensorScope.Suspend();
+        var w = Upload(backend, name, w0, m, n, bias, out var b);
+        try
+        {
+            var plan = RankPlanner.ForMatrix(backend, name, w, rank);
+            var k = fixedRank ?? plan.K;
+            CheckRank(name, k, m, n);
+            using var svd = TruncatedSvd.Compute(backend, w, (svdOptions ?? new SvdOptions(k)) with { Rank = k });
+            var a = backend.Empty(m, k);
+            var bt = backend.Empty(k, n);
+            backend.Copy(svd.U, a);
+            backend.Copy(svd.Vt, bt);
+            return new PretrainedFactors(w, b, a, bt, plan);
+        }
+        catch
+        {
+            w.Dispose();
+            b?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Checks W0 (shape, finite values) and the bias, and uploads both.</summary>
+    public static Tensor Upload(Backend backend, string name, float[] w0, int m, int n, float[]? bias, out Tensor? b)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(m, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        if (w0.Length != (long)m * n) throw new ArgumentException($"Layer '{name}': W0 must be {m} x {n}; got {w0.Length} values.", nameof(w0));
+        if (bias is not null && bias.Length != m) throw new ArgumentException($"Layer '{name}': bias must have {m} values; got {bias.Length}.", nameof(bias));
+        foreach (var v in w0)
+            if (!float.IsFinite(v)) throw new ArgumentException($"Layer '{name}': W0 contains NaN or Inf.", nameof(w0));
+        b = bias is null ? null : backend.FromArray(bias, m);
+        return backend.FromArray(w0, m, n);
+    }
+
+    public static void CheckRank(string name, int k, int m, int n)
+    {
+        if (k < 1 || k > Math.Min(m, n))
+            throw new ArgumentOutOfRangeException(nameof(k), $"Layer '{name}': rank {k} outside [1, {Math.Min(m, n)}].");
+    }
+}

@@ -1,0 +1,200 @@
+using Sara.Native.Autograd;
+using Sara.Native.Backends;
+using Sara.Native.Svd;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Layers;
+
+/// <summary>
+/// A frozen dense layer plus SARA's adapter (DESIGN 1.2): Y = X W0^T + b + s * ((X B^T) (.) lambda) A^T,
+/// with A = U_k, B = V_k^T from W0's truncated SVD and lambda = 0 at start, so the layer starts equal to W0's.
+/// W0 never receives a gradient and is never copied per step. Merge folds the adapter into W0 (no inference overhead).
+/// </summary>
+public sealed class SaraLinear : IDisposable
+{
+    private Tensor? _identity;
+
+    private SaraLinear(Backend backend, string name, Tensor w0, Tensor? bias, Tensor a, Tensor b, Tensor lambda,
+        SaraOptions options, LayerRank? plan)
+    {
+        Backend = backend;
+        Name = name;
+        Options = options;
+        Plan = plan;
+        W0 = w0;
+        Bias = bias is null ? null : options.TrainBias ? Variable.Parameter(bias, $"{name}.bias") : new Variable(bias, false, $"{name}.bias");
+        A = options.TrainFactors ? Variable.Parameter(a, $"{name}.A") : new Variable(a, false, $"{name}.A");
+        B = options.TrainFactors ? Variable.Parameter(b, $"{name}.B") : new Variable(b, false, $"{name}.B");
+        Lambda = Variable.Parameter(lambda, $"{name}.lambda");
+    }
+
+    /// <summary>Builds the adapter from W0 (m x n, row-major): rank from the plan (or FixedRank), factors from the truncated SVD.</summary>
+    public static SaraLinear FromPretrained(Backend backend, string name, float[] w0, int m, int n, float[]? bias = null,
+        SaraOptions? options = null)
+    {
+        options ??= new SaraOptions();
+        options.Validate();
+        var f = PretrainedFactors.Compute(backend, name, w0, m, n, bias, options.Rank, options.FixedRank, options.Svd);
+        using var _ = TensorScope.Suspend();
+        return new SaraLinear(backend, name, f.W0, f.Bias, f.A, f.B, backend.Zeros(f.K), options, f.Plan);
+    }
+
+    /// <summary>Builds the layer from given factors (a: m x k, b: k x n, lambda: k or null for zeros) — e.g. a loaded adapter.</summary>
+    public static SaraLinear FromFactors(Backend backend, string name, float[] w0, int m, int n, float[]? bias,
+        float[] a, float[] b, int k, float[]? lambda = null, SaraOptions? options = null)
+    {
+        options ??= new SaraOptions();
+        options.Validate();
+        PretrainedFactors.CheckRank(name, k, m, n);
+        if (a.Length != (long)m * k) throw new ArgumentException($"Layer '{name}': A must be {m} x {k}; got {a.Length} values.", nameof(a));
+        if (b.Length != (long)k * n) throw new ArgumentException($"Layer '{name}': B must be {k} x {n}; got {b.Length} values.", nameof(b));
+        if (lambda is not null && lambda.Length != k) throw new ArgumentException($"Layer '{name}': lambda must have {k} values; got {lambda.Length}.", nameof(lambda));
+        using var _ = TensorScope.Suspend();
+        var w = PretrainedFactors.Upload(backend, name, w0, m, n, bias, out var bt);
+        var lam = lambda is null ? backend.Zeros(k) : backend.FromArray(lambda, k);
+        return new SaraLinear(backend, name, w, bt, backend.FromArray(a, m, k), backend.FromArray(b, k, n), lam, options, null);
+    }
+
+    public Backend Backend { get; }
+    public string Name { get; }
+    public SaraOptions Options { get; }
+    public LayerRank? Plan { get; }
+    public Tensor W0 { get; }
+    public Variable? Bias { get; }
+    public Variable A { get; }
+    public Variable B { get; }
+    public Variable Lambda { get; }
+    public int K => Lambda.Value.Rows;
+    public int OutFeatures => W0.Rows;
+    public int InFeatures => W0.Cols;
+    public bool IsMerged { get; private set; }
+
+    public IEnumerable<Variable> Parameters =>
+        new[] { Lambda, A, B, Bias }.Where(v => v is { RequiresGrad: true })!;
+
+    public long TrainableParameterCount => Parameters.Sum(p => p.Value.Length);
+
+    public Variable Forward(Tape tape, Variable x)
+    {
+        var y = Linear.DenseForward(Backend, x.Value, W0, Bias?.Value);
+        var output = new Variable(y, true);
+        if (IsMerged)
+        {
+            tape.Record(() => DenseInputGrad(tape, output, x));
+            return output;
+        }
+        var h = Backend.Empty(x.Value.Rows, K);
+        var z = Backend.Empty(x.Value.Rows, K);
+        Backend.LowRankForward(x.Value, B.Value, Lambda.Value, h, z);
+        Backend.Gemm(z, false, A.Value, true, y, Options.Scale, 1f);
+        tape.Record(() => AdapterBackward(tape, output, x, h, z));
+        return output;
+    }
+
+    private void AdapterBackward(Tape tape, Variable output, Variable x, Tensor h, Tensor z)
+    {
+        if (!output.HasGrad(tape)) return;
+        var g = output.Grad!;
+        var s = Options.Scale;
+        var needDh = B.RequiresGrad || x.RequiresGrad;
+        var dh = needDh ? Backend.Empty(g.Rows, K) : null;
+        Lambda.WriteGrad(tape, dlambda => Backend.LowRankBackwardRank(g, A.Value, h, Lambda.Value, s, null, dh, dlambda));
+        if (A.RequiresGrad)
+        {
+            var (da, ba) = A.GradTarget(tape);
+            Backend.Gemm(g, true, z, false, da, s, ba);
+        }
+        if (B.RequiresGrad)
+        {
+            var (db, bb) = B.GradTarget(tape);
+            Backend.Gemm(dh!, true, x.Value, false, db, 1f, bb);
+        }
+        if (Bias is { RequiresGrad: true })
+        {
+            var (dbias, bbias) = Bias.GradTarget(tape);
+            Backend.ColumnSum(g, dbias, bbias);
+        }
+        if (x.RequiresGrad)
+        {
+            var (dx, bx) = x.GradTarget(tape);
+            Backend.Gemm(g, false, W0, false, dx, 1f, bx);
+            Backend.Gemm(dh!, false, B.Value, false, dx, 1f, 1f);
+        }
+    }
+
+    private void DenseInputGrad(Tape tape, Variable output, Variable x)
+    {
+        if (!output.HasGrad(tape) || !x.RequiresGrad) return;
+        var (dx, bx) = x.GradTarget(tape);
+        Backend.Gemm(output.Grad!, false, W0, false, dx, 1f, bx);
+    }
+
+    /// <summary>
+    /// R = gamma (||A^T A - I||_F^2 + ||B B^T - I||_F^2); adds dR/dA = 4 gamma A (A^T A - I) and dR/dB = 4 gamma (B B^T - I) B
+    /// to the gradients of this tape's pass. Returns R (0 when gamma is 0 or the factors are frozen).
+    /// </summary>
+    public float OrthogonalityPenalty(Tape tape)
+    {
+        var gamma = Options.OrthogonalityWeight;
+        if (gamma == 0f || !A.RequiresGrad) return 0f;
+        if (_identity is null)
+        {
+            var eye = new float[K * K];
+            for (var i = 0; i < K; i++) eye[i * K + i] = 1f;
+            using (TensorScope.Suspend()) _identity = Backend.FromArray(eye, K, K);
+        }
+        using var ma = Backend.Empty(K, K);
+        using var mb = Backend.Empty(K, K);
+        Backend.Gemm(A.Value, true, A.Value, false, ma);
+        Backend.Axpby(-1f, _identity, 1f, ma);
+        Backend.Gemm(B.Value, false, B.Value, true, mb);
+        Backend.Axpby(-1f, _identity, 1f, mb);
+        var value = gamma * (SquaredNorm(ma) + SquaredNorm(mb));
+        var (da, ba) = A.GradTarget(tape);
+        Backend.Gemm(A.Value, false, ma, false, da, 4f * gamma, ba);
+        var (db, bb) = B.GradTarget(tape);
+        Backend.Gemm(mb, false, B.Value, false, db, 4f * gamma, bb);
+        return value;
+    }
+
+    private float SquaredNorm(Tensor m)
+    {
+        using var zero = Backend.Zeros(m.Shape);
+        using var scratch = Backend.Empty(m.Shape);
+        return Backend.MseLoss(m, zero, scratch) * m.Length;
+    }
+
+    /// <summary>W0 += s A diag(lambda) B; afterwards Forward runs the dense path only.</summary>
+    public void Merge()
+    {
+        if (IsMerged) throw new InvalidOperationException($"Layer '{Name}' is already merged.");
+        ApplyDelta(+1f);
+        IsMerged = true;
+    }
+
+    /// <summary>W0 -= s A diag(lambda) B: restores W0 to within float32 rounding.</summary>
+    public void Unmerge()
+    {
+        if (!IsMerged) throw new InvalidOperationException($"Layer '{Name}' is not merged.");
+        ApplyDelta(-1f);
+        IsMerged = false;
+    }
+
+    private void ApplyDelta(float sign)
+    {
+        using var _ = TensorScope.Suspend();
+        using var al = Backend.Empty(OutFeatures, K);
+        Backend.ScaleColumns(A.Value, Lambda.Value, al);
+        Backend.Gemm(al, false, B.Value, false, W0, sign * Options.Scale, 1f);
+    }
+
+    public void Dispose()
+    {
+        W0.Dispose();
+        Bias?.Dispose();
+        A.Dispose();
+        B.Dispose();
+        Lambda.Dispose();
+        _identity?.Dispose();
+    }
+}

@@ -1,0 +1,40 @@
+using Sara.Native.Backends;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Ops;
+
+/// <summary>
+/// The Mo-SARA adapter path beside the frozen dense GEMM (DESIGN 1.3), composed from backend ops. A Mo-SARA adapter
+/// cannot be merged into W0: its scaling depends on the input through the router.
+/// </summary>
+public static class RoutingOps
+{
+    /// <summary>
+    /// H = X B^T (BLAS), the fused router (gates, lamEff, Z = H (.) lamEff), then Y += s Z A^T (BLAS).
+    /// y must already hold the dense output. x: T x n, a: m x k, b: k x n, wg and lambdas: E x k, bg: E;
+    /// h, lamEff, z (T x k) and gates (T x E) receive the activations the backward needs.
+    /// </summary>
+    public static void AdapterForward(Backend backend, Tensor x, Tensor a, Tensor b, Tensor wg, Tensor bg, Tensor lambdas,
+        int topK, float scale, Tensor y, Tensor h, Tensor gates, Tensor lamEff, Tensor z)
+    {
+        backend.Gemm(x, false, b, true, h);
+        backend.RoutingForward(h, wg, bg, lambdas, topK, gates, lamEff, z);
+        backend.Gemm(z, false, a, true, y, scale, 1f);
+    }
+
+    /// <summary>
+    /// Given G = dL/dY (T x m): dZ = s G A (fused kernel), the router backward (dH, dLambdas, dWg, dbg; balanceWeight
+    /// adds the load-balancing loss), then dX += dH B. dx must already hold G W0 (or zeros). A and B are frozen.
+    /// </summary>
+    public static void AdapterBackward(Backend backend, Tensor g, Tensor a, Tensor b, Tensor h, Tensor wg, Tensor lambdas,
+        Tensor gates, Tensor lamEff, int topK, float scale, float balanceWeight, Tensor dx, Tensor dLambdas, Tensor dWg, Tensor dbg)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(h);
+        using var dz = backend.Empty(h.Rows, h.Cols);
+        using var dh = backend.Empty(h.Rows, h.Cols);
+        backend.LowRankBackwardRank(g, a, null, null, scale, dz, null, null);
+        backend.RoutingBackward(dz, h, wg, lambdas, gates, lamEff, topK, balanceWeight, dh, dLambdas, dWg, dbg);
+        backend.Gemm(dh, false, b, false, dx, 1f, 1f);
+    }
+}

@@ -1,0 +1,45 @@
+using Sara.Native.Autograd;
+using Sara.Native.Backends;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Optim;
+
+/// <summary>AdamW over a set of parameters: one fused kernel launch per parameter tensor per step.</summary>
+public sealed class AdamW : IDisposable
+{
+    private readonly List<(Variable Param, Tensor M, Tensor V)> _state = new();
+
+    public AdamW(IEnumerable<Variable> parameters, AdamWOptions options)
+    {
+        Options = options;
+        using var _ = TensorScope.Suspend();
+        foreach (var p in parameters)
+        {
+            if (!p.RequiresGrad) throw new ArgumentException($"Parameter '{p.Name}' does not require a gradient.", nameof(parameters));
+            var backend = p.Value.Backend;
+            _state.Add((p, backend.Zeros(p.Value.Shape), backend.Zeros(p.Value.Shape)));
+        }
+    }
+
+    public AdamWOptions Options { get; set; }
+    public int StepCount { get; private set; }
+    public IEnumerable<Variable> Parameters => _state.Select(s => s.Param);
+
+    /// <summary>Updates every parameter whose gradient this tape's backward wrote.</summary>
+    public void Step(Tape tape)
+    {
+        StepCount++;
+        foreach (var (p, m, v) in _state)
+            if (p.HasGrad(tape)) p.Value.Backend.AdamW(p.Value, p.Grad!, m, v, Options, StepCount);
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, m, v) in _state)
+        {
+            m.Dispose();
+            v.Dispose();
+        }
+        _state.Clear();
+    }
+}

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using Sara.Native.Backends;
+using Sara.Native.IO;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Svd;
+
+/// <summary>Chooses each layer's adapter rank from its singular values (DESIGN 1.1).</summary>
+public static class RankPlanner
+{
+    /// <summary>Relative slack when comparing a cumulative sum with tau * total, so that exact ties count as reached.</summary>
+    public const double TieTolerance = 1e-12;
+
+    /// <summary>
+    /// The rank of one weight w (m x n) on <paramref name="backend"/>. SumFraction computes all singular values with the
+    /// vendor solver; EnergyFraction the leading min(KMax, m, n) with the truncated SVD and takes ||W||_F^2 as total.
+    /// NaN or Inf in w is an ArgumentException naming the layer.
+    /// </summary>
+    public static LayerRank ForMatrix(Backend backend, string layer, Tensor w, RankOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentException.ThrowIfNullOrWhiteSpace(layer);
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (w.Rank != 2 || w.Rows < 1 || w.Cols < 1)
+            throw new ArgumentException($"Layer '{layer}': weight must be a non-empty m x n matrix; got {w.ShapeText}.", nameof(w));
+        var clock = Stopwatch.StartNew();
+        var norm = backend.SumOfSquares(w);
+        if (norm.NonFinite > 0)
+            throw new ArgumentException($"Layer '{layer}': weight {w.ShapeText} has {norm.NonFinite} NaN or infinite values.", nameof(w));
+
+        int r = Math.Min(w.Rows, w.Cols);
+        float[] s;
+        double total;
+        if (options.Criterion == RankCriterion.SumFraction)
+        {
+            s = TruncatedSvd.ExactSingularValues(backend, w);
+            total = s.Sum(v => (double)v);
+        }
+        else
+        {
+            var svdOptions = new SvdOptions(Math.Min(Math.Min(options.KMax, r), Backend.MaxSmallDimension), options.Oversampling, options.PowerIterations, options.Seed);
+            using var svd = TruncatedSvd.Compute(backend, w, svdOptions);
+            s = svd.S;
+            total = norm.SumOfSquares;
+        }
+        var k = ChooseRank(s, total, options, out var fraction);
+        var s1 = (double)s[0];
+        var spectrum = new SpectrumSummary(s.Length, s1, s[k - 1], s[^1], total, norm.SumOfSquares,
+            s1 > 0 ? norm.SumOfSquares / (s1 * s1) : 0);
+        return new LayerRank(layer, w.Rows, w.Cols, k, fraction, clock.Elapsed.TotalSeconds, spectrum, options.Criterion, options.Tau);
+    }
+
+    /// <summary>
+    /// The rank for singular values s (descending, finite, >= 0): the smallest k whose leading values (s_i, or s_i^2 for
+    /// EnergyFraction) reach tau * <paramref name="totalForCriterion"/>, then clamped to [KMin, KMax] and to s.Length
+    /// (pass all r values, or the leading min(KMax, r)). When the given values never reach the target, k is s.Length + 1
+    /// before the clamps. A zero total (zero matrix) reaches everything at k = 1. fractionReached is the leading k
+    /// values' share of the total.
+    /// </summary>
+    public static int ChooseRank(ReadOnlySpan<float> singularValuesDescending, double totalForCriterion, RankOptions o,
+        out double fractionReached)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        o.Validate();
+        var s = singularValuesDescending;
+        if (s.IsEmpty) throw new ArgumentException("At least one singular value is needed.", nameof(singularValuesDescending));
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (!float.IsFinite(s[i]) || s[i] < 0)
+                throw new ArgumentException($"Singular value {i} is {s[i]}; they must be finite and >= 0.", nameof(singularValuesDescending));
+            if (i > 0 && s[i] > s[i - 1])
+                throw new ArgumentException($"Singular values must be descending; s[{i}] = {s[i]} > s[{i - 1}] = {s[i - 1]}.",
+                    nameof(singularValuesDescending));
+        }
+        if (!double.IsFinite(totalForCriterion) || totalForCriterion < 0)
+            throw new ArgumentOutOfRangeException(nameof(totalForCriterion), $"Total must be finite and >= 0; got {totalForCriterion}.");
+
+        var energy = o.Criterion == RankCriterion.EnergyFraction;
+        var target = o.Tau * totalForCriterion * (1 - TieTolerance);
+        var kRaw = s.Length + 1;
+        double cum = 0;
+        if (totalForCriterion == 0) kRaw = 1;
+        else
+            for (var j = 0; j < s.Length; j++)
+            {
+                cum += energy ? (double)s[j] * s[j] : s[j];
+                if (cum >= target)
+                {
+                    kRaw = j + 1;
+                    break;
+                }
+            }
+        var k = Math.Min(Math.Clamp(kRaw, o.KMin, o.KMax), s.Length);
+        double reached = 0;
+        for (var j = 0; j < k; j++) reached += energy ? (double)s[j] * s[j] : s[j];
+        fractionReached = totalForCriterion == 0 ? 1 : Math.Min(1, reached / totalForCriterion);
+        return k;
+    }
+
+    /// <summary>A plan for every matrix of a checkpoint (each uploaded to the backend in turn).</summary>
+    public static RankPlan Plan(Backend backend, IEnumerable<WeightMatrix> matrices, RankOptions options,
+        Action<LayerRank>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(matrices);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var layers = new List<LayerRank>();
+        foreach (var m in matrices)
+        {
+            using var w = backend.FromArray(m.Load(), m.Rows, m.Cols);
+            var layer = ForMatrix(backend, m.Name, w, options);
+            progress?.Invoke(layer);
+            layers.Add(layer);
+        }
+        return new RankPlan(layers, options);
+    }
+}
