@@ -28,3 +28,22 @@ sara_scale_columns(float* __restrict__ y, const float* __restrict__ x, const flo
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
         y[i] = x[i] * v[i % cols];
 }
+
+// sara_relu_fwd  y[i] = max(x[i], 0)                    n elements; grid-stride, block 256. Floor: 8 bytes per element.
+// sara_relu_bwd  dx[i] = beta * dx[i] + (y[i] > 0 ? dy[i] : 0)                            Floor: 12-16 bytes per element.
+extern "C" __global__ void __launch_bounds__(256)
+sara_relu_fwd(float* __restrict__ y, const float* __restrict__ x, long n)
+{
+    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
+        y[i] = fmaxf(x[i], 0.f);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+sara_relu_bwd(float* __restrict__ dx, const float* __restrict__ dy, const float* __restrict__ y, float beta, long n)
+{
+    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
+    {
+        const float g = y[i] > 0.f ? dy[i] : 0.f;
+        dx[i] = beta == 0.f ? g : beta * dx[i] + g;
+    }
+}

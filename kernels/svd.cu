@@ -8,7 +8,7 @@
 // sara_svd_cholesky           L (n x n, lower, upper zeroed) with L L^T = A + shift_rel * max_i(A_ii) * I; A symmetric,
 //                             only its lower triangle is read; n <= 1024. Left-looking, one column per step, the
 //                             running diagonal kept in shared memory; a pivot that is not above guard = 1e-7 * max diag
-//                             (or 1e-30) is replaced by guard (never fails, never NaN).
+//                             (or 1e-30) becomes sqrt(guard) with a zero sub-column (never fails, never NaN).
 //   Launch: 1 block of 256. Flops n^3/3: n = 512 -> 45 MFLOP in one block (~1 ms); n barriers.
 // sara_svd_tri_inverse        X = L^-1 for lower-triangular L (n x n); X's upper triangle zeroed. One thread per
 //                             column of X (forward substitution). Launch: grid ceil(n/128), block 128. Flops n^3/3.
@@ -116,16 +116,19 @@ sara_svd_cholesky(const float* __restrict__ A, float* __restrict__ L, int n, flo
     for (int j = 0; j < n; j++)
     {
         __syncthreads();   // column j - 1 and D[j] are complete
-        float d = D[j];
-        if (!(d > guard)) d = guard;
-        const float pivot = sqrtf(d), inv = 1.f / pivot;
+        // A pivot at or below guard marks a numerically dependent column: it gets pivot sqrt(guard) and a zero
+        // sub-column (guarding alone would let the rounding left in the Schur complement grow without bound).
+        const float d = D[j];
+        const bool dead = !(d > guard);
+        const float pivot = sqrtf(dead ? guard : d), inv = dead ? 0.f : 1.f / pivot;
         if (tid == 0) L[(long)j * n + j] = pivot;
         const float* Lj = L + (long)j * n;
         for (int i = j + 1 + tid; i < n; i += 256)
         {
             const float* Li = L + (long)i * n;
             float dot = 0.f;
-            for (int p = 0; p < j; p++) dot = fmaf(Li[p], Lj[p], dot);
+            if (!dead)
+                for (int p = 0; p < j; p++) dot = fmaf(Li[p], Lj[p], dot);
             const float v = (A[(long)i * n + j] - dot) * inv;
             L[(long)i * n + j] = v;
             D[i] -= v * v;

@@ -21,7 +21,8 @@ public abstract partial class Backend
     /// <summary>
     /// Lower Cholesky factor: l l^T = a + relativeShift * max_i(a_ii) * I (upper triangle of l zeroed). a is symmetric
     /// (only its lower triangle is read), n x n with n &lt;= <see cref="MaxSmallDimension"/>. A pivot not above
-    /// 1e-7 * max_i(a_ii) is replaced by that guard, so the factorisation never fails (CholeskyQR relies on this).
+    /// guard = 1e-7 * max_i(a_ii) marks a numerically dependent column: it gets pivot sqrt(guard) and a zero sub-column,
+    /// so the factorisation never fails and stays finite (CholeskyQR relies on this).
     /// </summary>
     public void Cholesky(Tensor a, Tensor l, float relativeShift = 0f)
     {

@@ -65,12 +65,13 @@ public sealed unsafe partial class CpuBackend
             RouterCountsCore(gates, coef, sums);
             for (var x = 0; x < e; x++) coef[x] *= balanceWeight * e / ((float)t * t);
         }
-        var dLam = S(dLambdas);
-        var dW = S(dWg);
-        var db = S(dbg);
-        dLam.Clear();
-        dW.Clear();
-        db.Clear();
+        // Parameter gradients: float sums over chunks of RoutingChunkTokens tokens, chunk totals added in double.
+        var lamPart = new float[e * k];
+        var wgPart = new float[e * k];
+        var bPart = new float[e];
+        var lamSum = new double[e * k];
+        var wgSum = new double[e * k];
+        var bSum = new double[e];
         var dlam = new float[k];
         var dg = new float[e];
         for (var r = 0; r < t; r++)
@@ -85,11 +86,35 @@ public sealed unsafe partial class CpuBackend
                 if (g[x] == 0f) continue;   // dropped expert: no gradient
                 var dp = g[x] * (dg[x] - s);
                 TensorPrimitives.MultiplyAdd(Row(wg, x, k), dp, dhr, dhr);
-                TensorPrimitives.MultiplyAdd(dlam, g[x], dLam.Slice(x * k, k), dLam.Slice(x * k, k));
-                TensorPrimitives.MultiplyAdd(hr, dp, dW.Slice(x * k, k), dW.Slice(x * k, k));
-                db[x] += dp;
+                var lamRow = lamPart.AsSpan(x * k, k);
+                var wgRow = wgPart.AsSpan(x * k, k);
+                TensorPrimitives.MultiplyAdd(dlam, g[x], lamRow, lamRow);
+                TensorPrimitives.MultiplyAdd(hr, dp, wgRow, wgRow);
+                bPart[x] += dp;
+            }
+            if ((r + 1) % RoutingChunkTokens == 0 || r == t - 1)
+            {
+                Flush(lamPart, lamSum);
+                Flush(wgPart, wgSum);
+                Flush(bPart, bSum);
             }
         }
+        Store(lamSum, S(dLambdas));
+        Store(wgSum, S(dWg));
+        Store(bSum, S(dbg));
+    }
+
+    private const int RoutingChunkTokens = 128;
+
+    private static void Flush(float[] part, double[] sum)
+    {
+        for (var i = 0; i < part.Length; i++) sum[i] += part[i];
+        Array.Clear(part);
+    }
+
+    private static void Store(double[] sum, Span<float> dst)
+    {
+        for (var i = 0; i < sum.Length; i++) dst[i] = (float)sum[i];
     }
 
     protected override void RouterCountsCore(Tensor gates, float[] counts, float[] sums)

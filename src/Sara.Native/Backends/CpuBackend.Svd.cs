@@ -1,3 +1,4 @@
+using Sara.Bindings;
 using Sara.Native.Runtime;
 using Sara.Native.Tensors;
 
@@ -19,7 +20,8 @@ public sealed unsafe partial class CpuBackend
         return new SquaredNorm(sum, bad);
     }
 
-    // Same algorithm and guard as sara_svd_cholesky (left-looking, pivot guard 1e-7 * max diagonal), float64 sums.
+    // Same algorithm and guard as sara_svd_cholesky (left-looking; a pivot not above 1e-7 * max diagonal gets sqrt(guard)
+    // and a zero sub-column), with float64 sums.
     protected override void CholeskyCore(Tensor a, Tensor l, float relativeShift)
     {
         int n = a.Rows;
@@ -33,9 +35,10 @@ public sealed unsafe partial class CpuBackend
             var lj = L.Slice(j * n, j);
             double d = A[j * n + j] + shift;
             foreach (var v in lj) d -= (double)v * v;
-            if (!(d > guard)) d = guard;
-            var pivot = Math.Sqrt(d);
+            var dead = !(d > guard);   // numerically dependent column: pivot sqrt(guard), zero sub-column
+            var pivot = Math.Sqrt(dead ? guard : d);
             L[j * n + j] = (float)pivot;
+            if (dead) continue;
             for (var i = j + 1; i < n; i++)
             {
                 var li = L.Slice(i * n, j);
@@ -82,8 +85,11 @@ public sealed unsafe partial class CpuBackend
     {
         using var copy = Empty(w.Rows, w.Cols);
         CopyCore(w, copy);
-        var s = new float[Math.Min(w.Rows, w.Cols)];
-        fixed (float* ps = s) HostLapack.Gesvd(w.Rows, w.Cols, copy.Ptr, (nint)ps, 0, 0);
+        int m = w.Rows, n = w.Cols, ld = Math.Max(m, n);
+        var s = new float[Math.Min(m, n)];
+        // Values only (jobz 'N'); LAPACKE's row-major checks want ldu/ldvt >= the dimension even though they are unused.
+        fixed (float* ps = s)
+            Lapacke.Check(Lapacke.Sgesdd(Lapacke.RowMajor, (byte)'N', m, n, copy.Ptr, n, (nint)ps, 0, ld, 0, ld), "LAPACKE_sgesdd");
         return s;
     }
 }

@@ -68,6 +68,18 @@ public sealed unsafe partial class CpuBackend : Backend
         for (var r = 0; r < x.Rows; r++) TensorPrimitives.Multiply(Row(x, r), vs, Row(y, r));
     }
 
+    protected override void ReluCore(Tensor x, Tensor y) => TensorPrimitives.Max(S(x), 0f, S(y));
+
+    protected override void ReluBackwardCore(Tensor dy, Tensor y, Tensor dx, float beta)
+    {
+        Span<float> d = S(dy), ys = S(y), o = S(dx);
+        for (var i = 0; i < o.Length; i++)
+        {
+            var g = ys[i] > 0f ? d[i] : 0f;
+            o[i] = beta == 0f ? g : beta * o[i] + g;
+        }
+    }
+
     protected override float MseLossCore(Tensor pred, Tensor target, Tensor grad)
     {
         Span<float> p = S(pred), t = S(target), g = S(grad);

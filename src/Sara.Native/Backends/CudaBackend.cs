@@ -68,6 +68,18 @@ public sealed partial class CudaBackend : Backend
         Launch("sara_scale_columns", GridFor(y.Length), [y.Ptr, x.Ptr, v.Ptr, x.Rows, x.Cols]);
     }
 
+    protected override void ReluCore(Tensor x, Tensor y)
+    {
+        if (y.Length == 0) return;
+        Launch("sara_relu_fwd", GridFor(y.Length), [y.Ptr, x.Ptr, y.Length]);
+    }
+
+    protected override void ReluBackwardCore(Tensor dy, Tensor y, Tensor dx, float beta)
+    {
+        if (y.Length == 0) return;
+        Launch("sara_relu_bwd", GridFor(y.Length), [dx.Ptr, dy.Ptr, y.Ptr, beta, y.Length]);
+    }
+
     protected override float MseLossCore(Tensor pred, Tensor target, Tensor grad)
     {
         var blocks = GridFor(pred.Length);

@@ -10,7 +10,7 @@ public class RoutingParityTests
     // and the 128-token chunks of the parameter reductions.
     public static readonly (int T, int E, int K, int TopK, float Beta)[] Shapes =
     [
-        (1, 1, 1, 0, 0f), (1, 64, 512, 0, 0.5f), (1, 7, 512, 3, 0f), (7, 3, 1, 2, 0.3f), (3, 64, 1, 64, 0f),
+        (1, 1, 1, 0, 0f), (1, 64, 512, 0, 0.5f), (1, 7, 512, 3, 0f), (7, 3, 1, 2, 0.3f), (19, 64, 1, 64, 0f),
         (33, 64, 40, 8, 0.2f), (65, 5, 100, 1, 0.5f), (17, 33, 65, 0, 0f), (9, 32, 32, 32, 1f), (40, 2, 257, 1, 0f),
         (129, 8, 16, 3, 0.1f), (20, 1, 33, 1, 0.4f), (50, 64, 512, 2, 0.25f), (150, 12, 8, 0, 0.5f), (5, 40, 300, 39, 0f),
         (700, 16, 24, 2, 0.2f),   // 6 token chunks in the parameter reductions

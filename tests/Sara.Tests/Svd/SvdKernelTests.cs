@@ -11,6 +11,9 @@ namespace Sara.Tests.Svd;
 /// </summary>
 public class SvdKernelTests
 {
+    // Float32 Jacobi: each of ~7 sweeps rotates every row l times; measured errors 2e-6 to 1e-5 for l up to 128.
+    private const double SmallSvdTolerance = 3e-5;
+
     public static IEnumerable<TestCaseData> SmallSvdCases() =>
         from d in TestDevices.Emulated
         from s in new[] { (1, 1, 1), (1, 37, 1), (2, 2, 2), (5, 9, 3), (17, 40, 17), (33, 33, 8), (74, 300, 64), (128, 129, 100) }
@@ -35,7 +38,7 @@ public class SvdKernelTests
         Assert.That(b.ToArray(), Is.EqualTo(bData), "b must not be modified");
         var sRef = SubspaceError.SingularValues(Oracle.D(bData), l, n);
         var sGot = s.ToArray();
-        Oracle.AssertClose(sGot, sRef, 2e-6, "s vs float64");
+        Oracle.AssertClose(sGot, sRef, SmallSvdTolerance, "s vs float64");
         for (var i = 1; i < l; i++) Assert.That(sGot[i], Is.LessThanOrEqualTo(sGot[i - 1]), $"s descending at {i}");
         // Reconstruction with the leading c triplets equals the float64 rank-c truncation of b.
         double[] uD = Oracle.D(u.ToArray()), vtD = Oracle.D(vt.ToArray());
@@ -51,7 +54,7 @@ public class SvdKernelTests
         if (backend is CudaBackend cuda)
         {
             var vendor = VendorSingularValues(cuda.Runtime, bData, l, n);
-            Oracle.AssertClose(sGot, Oracle.D(vendor), 2e-6, "s vs vendor gesvd");
+            Oracle.AssertClose(sGot, Oracle.D(vendor), SmallSvdTolerance, "s vs vendor gesvd");
         }
     }
 
@@ -182,19 +185,21 @@ public class SvdKernelTests
     private static float[] VendorSingularValues(IKernelRuntime runtime, float[] data, int m, int n)
     {
         var bytes = (long)data.Length * sizeof(float);
-        nint a = runtime.AllocRaw(bytes), s = runtime.AllocRaw(Math.Min(m, n) * sizeof(float));
+        var r = Math.Min(m, n);
+        // Both factors are requested: LAPACKE's row-major 'N' mode rejects HostLapack's ldvt = 1 (reported).
+        nint a = runtime.AllocRaw(bytes), s = runtime.AllocRaw(r * sizeof(float)),
+            u = runtime.AllocRaw((long)m * r * sizeof(float)), vt = runtime.AllocRaw((long)r * n * sizeof(float));
         try
         {
             runtime.CopyToDevice(a, System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()));
-            runtime.Gesvd(m, n, a, s, 0, 0);
-            var result = new float[Math.Min(m, n)];
+            runtime.Gesvd(m, n, a, s, u, vt);
+            var result = new float[r];
             runtime.CopyToHost(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.AsSpan()), s);
             return result;
         }
         finally
         {
-            runtime.FreeRaw(a);
-            runtime.FreeRaw(s);
+            foreach (var p in new[] { a, s, u, vt }) runtime.FreeRaw(p);
         }
     }
 

@@ -18,6 +18,10 @@ public class TruncatedSvdAccuracyTests
         from a in new[] { 0.5, 0.7, 1.0 }
         select new TestCaseData(d, a).SetArgDisplayNames(d, $"a{a}");
 
+    // The gap s_k / s_(k+1) = ((k+1)/k)^a is tiny for a = 0.5 (k = 64: 0.8%), so the exact top-k subspace is barely
+    // determined there; the bound loosens as the spectrum flattens. Measured values are printed by the test.
+    private static double SubspaceBound(double a) => a >= 1 ? 0.02 : a >= 0.7 ? 0.08 : 0.25;
+
     [TestCaseSource(nameof(Cases))]
     public void LeadingValuesAndSubspaceMatchTheKnownSvd(string device, double a)
     {
@@ -27,7 +31,7 @@ public class TruncatedSvdAccuracyTests
         using var wt = backend.FromArray(w, M, N);
         foreach (var k in new[] { 8, 32, 64 })
         {
-            var options = new SvdOptions(k, Oversampling: k, PowerIterations: 4, Seed: k);
+            var options = new SvdOptions(k, Oversampling: k, PowerIterations: 6, Seed: k);
             var clock = Stopwatch.StartNew();
             using var svd = TruncatedSvd.Compute(backend, wt, options);
             var seconds = clock.Elapsed.TotalSeconds;
@@ -38,6 +42,7 @@ public class TruncatedSvdAccuracyTests
             TestContext.Out.WriteLine($"{device} a={a} k={k} (l={svd.SketchWidth}): max rel err of s_1..s_k {worst:E2}, " +
                 $"subspace ||UU^T-QQ^T||_2 {spectral:E2} (F {fro:E2}), {seconds * 1000:F0} ms{sweeps}");
             Assert.That(worst, Is.LessThan(1e-3), $"k={k}: singular values");
+            Assert.That(spectral, Is.LessThan(SubspaceBound(a)), $"k={k}: subspace error");
         }
     }
 }
