@@ -78,6 +78,9 @@ public static class NativeLibraries
         lock (Gate) { Overrides[logicalName] = path; Loaded.Remove(logicalName); }
     }
 
+    /// <summary>The environment variable that forces the file for a logical name: SARA_NATIVE_OVERRIDE_cuda, ..._openblas, ...</summary>
+    public static string OverrideVariable(string logicalName) => "SARA_NATIVE_OVERRIDE_" + logicalName["sara:".Length..];
+
     /// <summary>True when the library loads; never throws.</summary>
     public static bool IsAvailable(string logicalName)
     {
@@ -105,6 +108,9 @@ public static class NativeLibraries
     private static List<string> Probe(string logicalName, Candidate c)
     {
         if (Overrides.TryGetValue(logicalName, out var forced)) return [forced];
+        // SARA_NATIVE_OVERRIDE_<name> (e.g. SARA_NATIVE_OVERRIDE_openblas=/opt/lib/libopenblas.so.0) forces one file.
+        var fromEnv = Environment.GetEnvironmentVariable(OverrideVariable(logicalName));
+        if (!string.IsNullOrEmpty(fromEnv)) return [fromEnv];
         var names = new List<string>();
         if (logicalName == Lib.Emulator)
         {

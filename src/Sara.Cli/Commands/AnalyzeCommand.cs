@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Globalization;
+using Sara.Cli.Analysis;
+using Sara.Native.Backends;
+using Sara.Native.IO;
+using Sara.Native.Svd;
+using Spectre.Console;
+
+namespace Sara.Cli.Commands;
+
+/// <summary>
+/// `sara analyze CHECKPOINT`: rank plan of every selected weight matrix of a .safetensors file, sharded index .json or
+/// .onnx model (conv weights as out x in*kh*kw), the plan table and the trainable-parameter totals per method.
+/// </summary>
+internal static class AnalyzeCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var checkpoint = new Argument<string>("checkpoint") { Description = ".safetensors file, model.safetensors.index.json, or .onnx model" };
+        var threshold = CommonOptions.Threshold();
+        var criterion = CommonOptions.Criterion();
+        var minRank = CommonOptions.MinRank();
+        var maxRank = CommonOptions.MaxRank();
+        var include = new Option<string[]>("--include") { Description = "keep weights whose name matches (glob, or re:REGEX); repeatable", AllowMultipleArgumentsPerToken = false };
+        var exclude = new Option<string[]>("--exclude") { Description = "drop weights whose name matches (glob, or re:REGEX); repeatable", AllowMultipleArgumentsPerToken = false };
+        var device = CommonOptions.Device();
+        var experts = CommonOptions.Validated(new Option<int>("--experts")
+        {
+            Description = "Mo-SARA experts E for the parameter totals",
+            DefaultValueFactory = _ => 4,
+        }, v => v >= 1, v => $"--experts must be >= 1; got {v}");
+        var json = new Option<string?>("--json") { Description = "write the plan as JSON (RankPlan.FromJson reads it)" };
+        var plot = new Option<string?>("--plot") { Description = "write a PNG: normalised spectra with each cut, and rank per layer" };
+
+        var command = new Command("analyze", "Choose each layer's adapter rank from its singular values and print the plan and parameter totals.")
+        {
+            checkpoint, threshold, criterion, minRank, maxRank, include, exclude, device, experts, json, plot,
+        };
+        command.SetAction(r => context.Guard("analyze", () => Run(context, new Request(
+            r.GetValue(checkpoint)!,
+            CommonOptions.Rank(r.GetValue(threshold), r.GetValue(criterion)!, r.GetValue(minRank), r.GetValue(maxRank)),
+            WeightFilter.Parse(r.GetValue(include), r.GetValue(exclude)),
+            r.GetValue(device), r.GetValue(experts), r.GetValue(json), r.GetValue(plot)))));
+        return command;
+    }
+
+    private sealed record Request(string Checkpoint, RankOptions Rank, WeightFilter Filter, string? Device, int Experts,
+        string? Json, string? Plot);
+
+    private static int Run(CliContext context, Request q)
+    {
+        CommonOptions.RequireFile(q.Checkpoint, "checkpoint");
+        using var backend = Devices.Create(q.Device);
+        using var source = WeightSource.Open(q.Checkpoint, q.Filter);
+        if (source.Matrices.Count == 0)
+            throw new UserErrorException($"no 2-D or conv weight of '{q.Checkpoint}' is selected ({source.Skipped.Count} tensors skipped: check --include/--exclude)");
+
+        var console = context.CreateConsole();
+        console.MarkupLine($"[bold]sara analyze[/] {Markup.Escape(q.Checkpoint)} on [bold]{Markup.Escape(backend.Name)}[/] ({Markup.Escape(backend.Description)})");
+        console.MarkupLine($"{source.Matrices.Count} weight matrices selected, {source.Skipped.Count} tensors skipped; criterion {q.Rank.Criterion}, tau {Num(q.Rank.Tau)}, k in [{q.Rank.KMin}, {q.Rank.KMax}]");
+
+        var layers = new List<LayerRank>();
+        var spectra = new List<float[]>();
+        console.Progress().AutoClear(true).HideCompleted(true).Start(progress =>
+        {
+            var task = progress.AddTask("rank plan", maxValue: source.Matrices.Count);
+            foreach (var m in source.Matrices)
+            {
+                task.Description = Markup.Escape(m.Name);
+                using var w = backend.FromArray(m.Load(), m.Rows, m.Cols);
+                var layer = RankPlanner.ForMatrix(backend, m.Name, w, q.Rank);
+                layers.Add(layer);
+                if (q.Plot is not null) spectra.Add(Spectrum(backend, w, q.Rank));
+                task.Increment(1);
+            }
+        });
+        var plan = new RankPlan(layers, q.Rank);
+
+        console.Write(PlanTable(plan));
+        var totals = ParameterTotals.For(plan.Layers, q.Experts);
+        console.Write(TotalsTable(totals));
+
+        if (q.Json is not null)
+        {
+            WriteText(q.Json, plan.ToJson());
+            console.MarkupLine($"plan written to {Markup.Escape(q.Json)}");
+        }
+        if (q.Plot is not null)
+        {
+            SpectrumPlot.Save(q.Plot, plan.Layers, spectra, Path.GetFileName(q.Checkpoint));
+            console.MarkupLine($"plot written to {Markup.Escape(q.Plot)}");
+        }
+        return 0;
+    }
+
+    /// <summary>The values the plot shows: all of them for SumFraction, the leading min(KMax, r) for EnergyFraction (same sketch).</summary>
+    private static float[] Spectrum(Backend backend, Native.Tensors.Tensor w, RankOptions o)
+    {
+        if (o.Criterion == RankCriterion.SumFraction) return TruncatedSvd.ExactSingularValues(backend, w);
+        var rank = Math.Min(Math.Min(o.KMax, Math.Min(w.Rows, w.Cols)), Backend.MaxSmallDimension);
+        using var svd = TruncatedSvd.Compute(backend, w, new SvdOptions(rank, o.Oversampling, o.PowerIterations, o.Seed));
+        return svd.S;
+    }
+
+    private static Table PlanTable(RankPlan plan)
+    {
+        var table = new Table().Title("rank plan");
+        table.AddColumn("layer");
+        foreach (var c in new[] { "shape", "k", "fraction reached", "seconds" }) table.AddColumn(new TableColumn(c).RightAligned());
+        foreach (var l in plan.Layers)
+            table.AddRow(Markup.Escape(l.Layer), $"{l.Rows}x{l.Cols}", l.K.ToString(CultureInfo.InvariantCulture),
+                l.FractionReached.ToString("F4", CultureInfo.InvariantCulture), l.Seconds.ToString("F3", CultureInfo.InvariantCulture));
+        table.Caption($"{plan.Layers.Count} layers, total {plan.Layers.Sum(l => l.Seconds).ToString("F2", CultureInfo.InvariantCulture)} s");
+        return table;
+    }
+
+    private static Table TotalsTable(ParameterTotals t)
+    {
+        var table = new Table().Title("trainable parameters (adapted layers)");
+        table.AddColumn("method");
+        table.AddColumn(new TableColumn("parameters").RightAligned());
+        table.AddColumn(new TableColumn("vs full").RightAligned());
+        void Row(string name, long value) => table.AddRow(name, value.ToString("N0", CultureInfo.InvariantCulture),
+            t.Full == 0 ? "-" : (100.0 * value / t.Full).ToString("F3", CultureInfo.InvariantCulture) + " %");
+        Row("SARA (lambda + A + B: k + mk + kn)", t.Sara);
+        Row("SARA (lambda only: k)", t.SaraLambdaOnly);
+        Row($"Mo-SARA (E = {t.Experts}: 2Ek + E)", t.MoSara);
+        Row("LoRA r = 8: r(m + n)", t.LoraR8);
+        Row("LoRA r = 16: r(m + n)", t.LoraR16);
+        Row("full fine-tuning: mn", t.Full);
+        return table;
+    }
+
+    private static void WriteText(string path, string text)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        File.WriteAllText(path, text);
+    }
+
+    private static string Num(double v) => v.ToString(CultureInfo.InvariantCulture);
+}

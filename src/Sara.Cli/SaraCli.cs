@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Sara.Cli.Commands;
+
+namespace Sara.Cli;
+
+/// <summary>
+/// The `sara` command line: analyze, demo, merge, smoke. <see cref="Run"/> parses, runs and returns the exit code;
+/// user errors (bad arguments, missing or corrupt files, unavailable device) are one line on stderr and exit code 1
+/// (2 for a command line that does not parse), never a stack trace.
+/// </summary>
+public static class SaraCli
+{
+    public const int ExitUserError = 1;
+    public const int ExitUsage = 2;
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var root = new RootCommand("sara: adaptive-rank SARA / Mo-SARA adapters on the Sara.Native kernels.");
+        var context = new CliContext(output, error);
+        root.Subcommands.Add(AnalyzeCommand.Create(context));
+        root.Subcommands.Add(DemoCommand.Create(context));
+        root.Subcommands.Add(MergeCommand.Create(context));
+        root.Subcommands.Add(SmokeCommand.Create(context));
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            var command = parsed.CommandResult.Command;
+            var name = command == root ? "sara" : $"sara {command.Name}";
+            error.WriteLine($"{name}: error: {OneLine(parsed.Errors[0].Message)} (see '{name} --help')");
+            return ExitUsage;
+        }
+        return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    internal static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}
