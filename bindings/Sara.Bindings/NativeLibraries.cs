@@ -78,6 +78,12 @@ public static class NativeLibraries
         lock (Gate) { Overrides[logicalName] = path; Loaded.Remove(logicalName); }
     }
 
+    /// <summary>Removes a forced file set by <see cref="Override"/>; the next load probes the usual names again.</summary>
+    public static void ClearOverride(string logicalName)
+    {
+        lock (Gate) { Overrides.Remove(logicalName); Loaded.Remove(logicalName); }
+    }
+
     /// <summary>The environment variable that forces the file for a logical name: SARA_NATIVE_OVERRIDE_cuda, ..._openblas, ...</summary>
     public static string OverrideVariable(string logicalName) => "SARA_NATIVE_OVERRIDE_" + logicalName["sara:".Length..];
 

@@ -108,8 +108,8 @@ extern "C" __global__ void emu_selftest_vote(const int* pred, const int* in, int
 }
 
 // Static and dynamic __shared__ are private to each block while blocks run concurrently. Each thread writes the
-// block's id (static) and its complement (dynamic, n ints), syncs, spins, then checks the whole arrays still hold
-// its block's values and that the dynamic area is 16-byte aligned. flags[block] = block + 1, or -(mismatches).
+// block's id (static) and its complement (dynamic, n ints), syncs, spins, then checks (every 16th entry per thread,
+// all entries together) that the arrays still hold its block's values and that the dynamic area is 16-byte aligned. flags[block] = block + 1, or -(mismatches).
 extern "C" __global__ void emu_selftest_shared_private(int* flags, int spin)
 {
     __shared__ int s_static[1024];
@@ -125,7 +125,7 @@ extern "C" __global__ void emu_selftest_shared_private(int* flags, int spin)
     volatile int sink = 0;
     for (int i = 0; i < spin; ++i) sink = sink + i;
     int bad = 0;
-    for (int k = 0; k < n; ++k) bad += (s_static[k] != b) + (s_dyn[k] != ~b);
+    for (int k = t % 16; k < n; k += 16) bad += (s_static[k] != b) + (s_dyn[k] != ~b); // together: every entry
     if (bad) atomicAdd(&s_bad, bad);
     __syncthreads();
     if (t == 0) flags[b] = s_bad == 0 ? b + 1 : -s_bad;

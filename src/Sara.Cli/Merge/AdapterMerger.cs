@@ -36,7 +36,7 @@ public static class AdapterMerger
             shapes[layer.Name] = MatrixShape(info);
             targets[name] = layer;
         }
-        adapter.ValidateAgainstBase(shapes.Count == adapter.Layers.Count ? shapes : WithMissing(adapter, shapes), allowUnadaptedBaseLayers: true);
+        adapter.ValidateAgainstBase(shapes, allowUnadaptedBaseLayers: true); // a layer with no base tensor is named as extra
 
         var scale = (float)adapter.Metadata.Scale;
         var writer = new RawSafetensorsWriter();
@@ -61,7 +61,7 @@ public static class AdapterMerger
     {
         using var sara = SaraLinear.FromFactors(backend, layer.Name, w0, layer.M, layer.N, null,
             layer.Tensors["A"].Data, layer.Tensors["B"].Data, layer.K, layer.Tensors["lambda"].Data,
-            new SaraOptions { Scale = scale, FixedRank = layer.K });
+            new SaraOptions { Scale = scale });
         sara.Merge();
         return sara.W0.ToArray();
     }
@@ -72,7 +72,4 @@ public static class AdapterMerger
         if (s.Length < 2) return (s.Length == 1 ? checked((int)s[0]) : 1, 1);
         return (checked((int)s[0]), checked((int)s.Skip(1).Aggregate(1L, (a, d) => a * d)));
     }
-
-    // Layers with no base tensor are passed with an impossible shape key absent, so ValidateAgainstBase names them "extra".
-    private static IReadOnlyDictionary<string, (int Rows, int Cols)> WithMissing(AdapterFile adapter, Dictionary<string, (int Rows, int Cols)> shapes) => shapes;
 }

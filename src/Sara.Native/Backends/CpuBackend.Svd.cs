@@ -1,4 +1,3 @@
-using Sara.Bindings;
 using Sara.Native.Runtime;
 using Sara.Native.Tensors;
 
@@ -85,11 +84,8 @@ public sealed unsafe partial class CpuBackend
     {
         using var copy = Empty(w.Rows, w.Cols);
         CopyCore(w, copy);
-        int m = w.Rows, n = w.Cols, ld = Math.Max(m, n);
-        var s = new float[Math.Min(m, n)];
-        // Values only (jobz 'N'); LAPACKE's row-major checks want ldu/ldvt >= the dimension even though they are unused.
-        fixed (float* ps = s)
-            Lapacke.Check(Lapacke.Sgesdd(Lapacke.RowMajor, (byte)'N', m, n, copy.Ptr, n, (nint)ps, 0, ld, 0, ld), "LAPACKE_sgesdd");
+        var s = new float[Math.Min(w.Rows, w.Cols)];
+        fixed (float* ps = s) HostLapack.Gesvd(w.Rows, w.Cols, copy.Ptr, (nint)ps, 0, 0);
         return s;
     }
 }

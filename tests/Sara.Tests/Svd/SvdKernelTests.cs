@@ -186,7 +186,7 @@ public class SvdKernelTests
     {
         var bytes = (long)data.Length * sizeof(float);
         var r = Math.Min(m, n);
-        // Both factors are requested: LAPACKE's row-major 'N' mode rejects HostLapack's ldvt = 1 (reported).
+        // Both factors are requested, so the vendor runs the same job as the library's own vector path.
         nint a = runtime.AllocRaw(bytes), s = runtime.AllocRaw(r * sizeof(float)),
             u = runtime.AllocRaw((long)m * r * sizeof(float)), vt = runtime.AllocRaw((long)r * n * sizeof(float));
         try

@@ -1,0 +1,56 @@
+// Program.cs — runs the suite with a short in-process BenchmarkDotNet job and writes the ratio table to --results.
+// Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--only layers,svd,adamw,machine]
+// Device: SARA_DEVICE=cpu|emu|cuda (default: the GPU when present, else cpu).
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Sara.Bench;
+
+var results = "bench/results";
+var iterations = 9;
+var only = new HashSet<string>(["machine", "layers", "svd", "adamw"]);
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--results" when i + 1 < args.Length: results = args[++i]; break;
+        case "--iterations" when i + 1 < args.Length: iterations = int.Parse(args[++i]); break;
+        case "--only" when i + 1 < args.Length: only = [.. args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries)]; break;
+        default:
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --results DIR [--iterations N] [--only machine,layers,svd,adamw]");
+            return 2;
+    }
+}
+
+var job = Job.Default
+    .WithToolchain(InProcessEmitToolchain.Instance)
+    .WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(iterations)
+    .WithInvocationCount(1).WithUnrollFactor(1)
+    .WithId("Short");
+var jobText = $"in-process (InProcessEmitToolchain), 1 launch, 2 warm-up + {iterations} measured iterations of 1 invocation each; median reported";
+var config = ManualConfig.CreateMinimumViable()
+    .AddJob(job)
+    .WithArtifactsPath(Path.GetFullPath(Path.Combine("artifacts", "bench")))
+    .WithOptions(ConfigOptions.DisableLogFile);
+
+var types = new List<Type>();
+if (only.Contains("machine")) types.Add(typeof(MachineBenchmarks));
+if (only.Contains("layers")) types.Add(typeof(LayerBenchmarks));
+if (only.Contains("svd")) { types.Add(typeof(TruncatedSvdBenchmarks)); types.Add(typeof(ExactSvdBenchmarks)); }
+if (only.Contains("adamw")) types.Add(typeof(AdamWBenchmarks));
+
+var clock = System.Diagnostics.Stopwatch.StartNew();
+var summaries = BenchmarkRunner.Run(types.ToArray(), config);
+var medians = Medians.From(summaries);
+using (var backend = Shapes.CreateBackend())
+{
+    var accuracy = only.Contains("svd") ? SvdAccuracy.Measure(backend) : [];
+    var report = new ResultsReport(backend, medians, accuracy, jobText, clock.Elapsed);
+    Directory.CreateDirectory(results);
+    var path = Path.Combine(results, $"{backend.Name}.md");
+    File.WriteAllText(path, report.Markdown());
+    Console.WriteLine($"Results: {Path.GetFullPath(path)}");
+    Console.WriteLine(report.TargetsText());
+}
+return 0;

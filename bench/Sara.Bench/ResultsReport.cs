@@ -1,0 +1,189 @@
+// ResultsReport.cs — the committed markdown: ratios (SARA/dense, Mo-SARA/dense, truncated/exact) with raw medians,
+// the CPU targets with their gap when missed, the measured machine ceilings, and the floors per kernel.
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Sara.Native.Backends;
+using Sara.Native.Layers;
+
+namespace Sara.Bench;
+
+public sealed class ResultsReport(Backend backend, Medians med, List<SvdAccuracyRow> accuracy, string job, TimeSpan elapsed)
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private readonly List<(string Target, double Measured, double Limit, bool AtMost)> _targets = [];
+
+    private static string Ms(double? s) => s is null ? "n/a" : (s.Value * 1e3).ToString(s.Value < 1e-3 ? "F4" : "F2", Inv);
+    private static string R(double? r) => r is null ? "n/a" : r.Value.ToString("F3", Inv);
+    private static double? Div(double? a, double? b) => a is null || b is null ? null : a / b;
+
+    private double? Gemm => med.Get(nameof(MachineBenchmarks.Sgemm2048)) is { } t ? 2.0 * Math.Pow(MachineBenchmarks.GemmN, 3) / t : null;
+    private double? Bandwidth => med.Get(nameof(MachineBenchmarks.Copy256MiB)) is { } t ? 2.0 * 4 * MachineBenchmarks.CopyFloats / t : null;
+
+    public string Markdown()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"# Sara.Native benchmark — device `{backend.Name}`");
+        sb.AppendLine();
+        sb.AppendLine("Produced by `./build.sh --target=Bench` (`bench/Sara.Bench`); regenerate rather than edit.");
+        sb.AppendLine();
+        Machine(sb);
+        Targets(sb);
+        Layers(sb);
+        Svd(sb);
+        AdamW(sb);
+        FloorTable(sb);
+        return sb.ToString();
+    }
+
+    public string TargetsText() => string.Join(Environment.NewLine, _targets.Select(t =>
+        $"{(Holds(t) ? "HOLDS " : "MISSED")} {t.Target}: {t.Measured.ToString("F3", Inv)} (limit {t.Limit.ToString("F3", Inv)})"));
+
+    private static bool Holds((string, double Measured, double Limit, bool AtMost) t) => t.AtMost ? t.Measured <= t.Limit : t.Measured >= t.Limit;
+
+    private void Machine(StringBuilder sb)
+    {
+        var cpu = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+            : null;
+        sb.AppendLine("## Machine and job");
+        sb.AppendLine();
+        sb.AppendLine($"- date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", Inv)} UTC; suite wall time {elapsed.TotalMinutes.ToString("F1", Inv)} min");
+        sb.AppendLine($"- device: {backend.Description}");
+        sb.AppendLine($"- CPU: {cpu ?? "unknown"}, {Environment.ProcessorCount} logical cores; {RuntimeInformation.OSDescription}; {RuntimeInformation.FrameworkDescription}");
+        sb.AppendLine($"- job: BenchmarkDotNet 0.15.8, {job}");
+        sb.AppendLine($"- measured ceilings (same run): sgemm {F(Gemm / 1e9, "F1")} GFLOP/s (2048^3 through `Backend.Gemm`), " +
+                      $"memory bandwidth {F(Bandwidth / 1e9, "F1")} GB/s (`Backend.Copy` of 256 MiB, read + write counted)");
+        sb.AppendLine();
+    }
+
+    private static string F(double? v, string fmt) => v is null ? "n/a" : v.Value.ToString(fmt, Inv);
+
+    private void Targets(StringBuilder sb)
+    {
+        foreach (var s in Shapes.Layers)
+        {
+            var p = ("Shape", (object)s);
+            if (Div(med.Get("SaraForward", p), med.Get("DenseForward", p)) is { } a) _targets.Add(($"SARA forward / dense forward, {s}", a, 1.10, true));
+            if (Div(med.Get("SaraForwardBackward", p), med.Get("DenseForwardBackward", p)) is { } b) _targets.Add(($"SARA fwd+bwd / dense fwd+bwd, {s}", b, 0.76, true));
+            if (Div(med.Get("MoSaraForwardBackward", p), med.Get("DenseForwardBackward", p)) is { } c) _targets.Add(($"Mo-SARA fwd+bwd / dense fwd+bwd, {s}", c, 0.75, true));
+        }
+        if (Div(med.Get("Exact", ("N", 2048)), med.Get("Truncated", ("K", 64), ("N", 2048))) is { } speed)
+            _targets.Add(("exact / truncated SVD time, n = 2048, k = 64 (speed-up)", speed, 4, false));
+        if (accuracy.FirstOrDefault(r => r is { N: 2048, K: 64 }) is { } acc)
+            _targets.Add(("truncated SVD n = 2048, k = 64: max rel. error of s_1..s_k vs exact", acc.VsExact, 1e-3, true));
+        if (_targets.Count == 0) return;
+        sb.AppendLine("## Targets");
+        sb.AppendLine();
+        sb.AppendLine("| target | measured | limit | status |");
+        sb.AppendLine("|---|---:|---:|---|");
+        foreach (var t in _targets)
+        {
+            var miss = t.AtMost ? t.Measured / t.Limit - 1 : t.Limit / t.Measured - 1;
+            var status = Holds(t) ? "holds" : $"**missed by {(miss * 100).ToString("F1", Inv)}%**";
+            var fmt = t.Limit < 0.01 ? "E2" : "F3";
+            sb.AppendLine($"| {t.Target} | {t.Measured.ToString(fmt, Inv)} | {(t.AtMost ? "<= " : ">= ")}{t.Limit.ToString(fmt, Inv)} | {status} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("Why a target is missed, where one is: see `bench/README.md` (Notes).");
+        sb.AppendLine();
+    }
+
+    private void Layers(StringBuilder sb)
+    {
+        sb.AppendLine("## Layers: median ms and ratios to the dense layer (E = 4 experts for Mo-SARA)");
+        sb.AppendLine();
+        sb.AppendLine("Flop floor of a ratio: forward 1 + k(n+m)/(nm); SARA fwd+bwd 2/3 + k(n+m)/(nm); Mo-SARA fwd+bwd 2/3 + 2k(n+m)/(3nm).");
+        sb.AppendLine();
+        sb.AppendLine("| T, n, m, k | pass | dense | SARA | Mo-SARA | SARA/dense | Mo-SARA/dense | flop floor SARA/dense | flop floor Mo-SARA/dense |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var s in Shapes.Layers)
+        {
+            var p = ("Shape", (object)s);
+            var lr = (double)s.K * (s.N + s.M) / ((double)s.N * s.M);
+            foreach (var (pass, suffix, fs, fm) in new[] { ("forward", "Forward", 1 + lr, 1 + lr), ("fwd+bwd", "ForwardBackward", 2.0 / 3 + lr, 2.0 / 3 + 2 * lr / 3) })
+            {
+                double? d = med.Get("Dense" + suffix, p), sa = med.Get("Sara" + suffix, p), mo = med.Get("MoSara" + suffix, p);
+                sb.AppendLine($"| {s.T}, {s.N}, {s.M}, {s.K} | {pass} | {Ms(d)} | {Ms(sa)} | {Ms(mo)} | {R(Div(sa, d))} | {R(Div(mo, d))} | {R(fs)} | {R(fm)} |");
+            }
+        }
+        sb.AppendLine();
+    }
+
+    private void Svd(StringBuilder sb)
+    {
+        sb.AppendLine($"## Truncated SVD vs exact singular values (n x n, s_i = i^-{Shapes.SpectrumExponent.ToString(Inv)}, Haar U and V)");
+        sb.AppendLine();
+        sb.AppendLine($"Truncated: `TruncatedSvd.Compute` with oversampling k, 6 power iterations (sketch l = 2k). Exact: " +
+                      $"`TruncatedSvd.ExactSingularValues` ({(backend.Name == "cpu" ? "LAPACKE sgesdd, values only" : "cuSOLVER")}).");
+        sb.AppendLine();
+        sb.AppendLine("| n | k | truncated ms | exact ms | truncated/exact | speed-up | max rel err s_1..s_k vs exact | vs known spectrum |");
+        sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var n in Shapes.SvdN)
+            foreach (var k in Shapes.SvdK)
+            {
+                double? t = med.Get("Truncated", ("K", k), ("N", n)), e = med.Get("Exact", ("N", n));
+                var a = accuracy.FirstOrDefault(r => r.N == n && r.K == k);
+                sb.AppendLine($"| {n} | {k} | {Ms(t)} | {Ms(e)} | {R(Div(t, e))} | {F(Div(e, t), "F1")}x | {F(a?.VsExact, "E2")} | {F(a?.VsKnown, "E2")} |");
+            }
+        sb.AppendLine();
+    }
+
+    private static long SaraParams(LayerShape s) => (long)s.M * s.K + (long)s.K * s.N + s.K;
+    private static long MoSaraParams(LayerShape s) => 2L * Shapes.Experts * s.K + Shapes.Experts;
+
+    private void AdamW(StringBuilder sb)
+    {
+        sb.AppendLine("## AdamW step over all of a layer's trainable parameters (median ms)");
+        sb.AppendLine();
+        sb.AppendLine("| T, n, m, k | dense (W) | params | SARA (lambda, A, B) | params | Mo-SARA (Lambda, Wg, bg) | params | SARA/dense |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var s in Shapes.Layers)
+        {
+            var p = ("Shape", (object)s);
+            double? d = med.Get("AdamWDense", p), sa = med.Get("AdamWSara", p), mo = med.Get("AdamWMoSara", p);
+            sb.AppendLine($"| {s.T}, {s.N}, {s.M}, {s.K} | {Ms(d)} | {(long)s.M * s.N} | {Ms(sa)} | {SaraParams(s)} | {Ms(mo)} | {MoSaraParams(s)} | {R(Div(sa, d))} |");
+        }
+        sb.AppendLine();
+    }
+
+    private void FloorTable(StringBuilder sb)
+    {
+        sb.AppendLine("## Floors: work per kernel at the bench shapes");
+        sb.AppendLine();
+        sb.AppendLine("Floor = max(flops / peak, bytes / bandwidth). This CPU: the sgemm rate and copy bandwidth measured above. " +
+                      "H200: 4.8 TB/s, 67 TFLOP/s fp32, 495 TFLOP/s tf32. Bytes: every operand of each GEMM/kernel read once, outputs written once.");
+        sb.AppendLine();
+        sb.AppendLine("| kernel | shape | GFLOP | MB | floor this CPU ms | measured ms | measured/floor | H200 fp32 floor us | H200 tf32 floor us |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        void Row(string kernel, string shape, Work w, double? measured)
+        {
+            double? cpu = Gemm is { } g && Bandwidth is { } bw ? w.Floor(g, bw) : null;
+            var h200 = w.Floor(Floors.H200Fp32, Floors.H200Bandwidth) * 1e6;
+            var h200t = w.Floor(Floors.H200Tf32, Floors.H200Bandwidth) * 1e6;
+            sb.AppendLine($"| {kernel} | {shape} | {(w.Flops / 1e9).ToString("F3", Inv)} | {(w.Bytes / 1e6).ToString("F1", Inv)} | {Ms(cpu)} | {Ms(measured)} | {R(Div(measured, cpu))} | {h200.ToString("F1", Inv)} | {h200t.ToString("F1", Inv)} |");
+        }
+        foreach (var s in Shapes.Layers)
+        {
+            var p = ("Shape", (object)s);
+            var shape = $"{s.T}, {s.N}, {s.M}, {s.K}";
+            Row("dense forward", shape, Floors.DenseForward(s), med.Get("DenseForward", p));
+            Row("dense fwd+bwd", shape, Floors.DenseForwardBackward(s), med.Get("DenseForwardBackward", p));
+            Row("SARA forward", shape, Floors.SaraForward(s), med.Get("SaraForward", p));
+            Row("SARA fwd+bwd", shape, Floors.SaraForwardBackward(s), med.Get("SaraForwardBackward", p));
+            Row("Mo-SARA forward", shape, Floors.MoSaraForward(s, Shapes.Experts), med.Get("MoSaraForward", p));
+            Row("Mo-SARA fwd+bwd", shape, Floors.MoSaraForwardBackward(s, Shapes.Experts), med.Get("MoSaraForwardBackward", p));
+            Row("lowrank_fwd kernel (H, Z)", shape, Floors.LowRankForwardKernel(s), null);
+            Row("lowrank_bwd_rank kernel", shape, Floors.LowRankBackwardKernel(s), null);
+            Row("AdamW, SARA adapter", shape, Floors.AdamW(SaraParams(s)), med.Get("AdamWSara", p));
+            Row("AdamW, dense W", shape, Floors.AdamW((long)s.M * s.N), med.Get("AdamWDense", p));
+        }
+        foreach (var n in Shapes.SvdN)
+        {
+            foreach (var k in Shapes.SvdK)
+                Row("truncated SVD (q = 6, l = 2k)", $"n {n}, k {k}", Floors.TruncatedSvd(n, k, 2 * k, 6), med.Get("Truncated", ("K", k), ("N", n)));
+            Row("exact singular values", $"n {n}", Floors.ExactSvd(n), med.Get("Exact", ("N", n)));
+        }
+        sb.AppendLine();
+    }
+}
