@@ -57,7 +57,7 @@ internal static class AnalyzeCommand
 
         var console = context.CreateConsole();
         console.MarkupLine($"[bold]sara analyze[/] {Markup.Escape(q.Checkpoint)} on [bold]{Markup.Escape(backend.Name)}[/] ({Markup.Escape(backend.Description)})");
-        console.MarkupLine($"{source.Matrices.Count} weight matrices selected, {source.Skipped.Count} tensors skipped; criterion {q.Rank.Criterion}, tau {Num(q.Rank.Tau)}, k in [{q.Rank.KMin}, {q.Rank.KMax}]");
+        console.WriteLine($"{source.Matrices.Count} weight matrices selected, {source.Skipped.Count} tensors skipped; criterion {q.Rank.Criterion}, tau {Num(q.Rank.Tau)}, k in [{q.Rank.KMin}, {q.Rank.KMax}]");
 
         var layers = new List<LayerRank>();
         var spectra = new List<float[]>();
@@ -110,7 +110,7 @@ internal static class AnalyzeCommand
         foreach (var l in plan.Layers)
             table.AddRow(Markup.Escape(l.Layer), $"{l.Rows}x{l.Cols}", l.K.ToString(CultureInfo.InvariantCulture),
                 l.FractionReached.ToString("F4", CultureInfo.InvariantCulture), l.Seconds.ToString("F3", CultureInfo.InvariantCulture));
-        table.Caption($"{plan.Layers.Count} layers, total {plan.Layers.Sum(l => l.Seconds).ToString("F2", CultureInfo.InvariantCulture)} s");
+        table.Caption(Markup.Escape($"{plan.Layers.Count} layers, total {plan.Layers.Sum(l => l.Seconds).ToString("F2", CultureInfo.InvariantCulture)} s"));
         return table;
     }
 

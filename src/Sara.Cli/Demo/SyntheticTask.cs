@@ -12,11 +12,11 @@ public sealed record DataSet(float[] Inputs, int[] Labels, int Count, int Featur
 /// </summary>
 public sealed class SyntheticTask
 {
-    public const int Features = 64;
-    public const int TeacherHidden = 96;
-    public const int Classes = 10;
+    public const int Features = 32;
+    public const int TeacherHidden = 64;
+    public const int Classes = 8;
     public const int ShiftRank = 4;
-    public const double ShiftStrength = 0.9;
+    public const double ShiftStrength = 0.6;
 
     private readonly float[] _t1, _t1Shifted, _t2;
 

@@ -18,7 +18,7 @@ public enum RankCriterion
 public sealed record RankOptions(RankCriterion Criterion = RankCriterion.SumFraction, double Tau = RankOptions.DefaultTau,
     int KMin = RankOptions.DefaultKMin, int KMax = RankOptions.DefaultKMax)
 {
-    public const double DefaultTau = 0.25;
+    public const double DefaultTau = 0.2;
     public const int DefaultKMin = 4;
     public const int DefaultKMax = 256;
 

@@ -1,5 +1,5 @@
-using Sara.Native.Autograd;
-using Sara.Native.Layers;
+using Sara.Tests.DeviceCheck;
+using Sara.Tests.DeviceCheck.Parity;
 using Sara.Tests.Support;
 
 namespace Sara.Tests.Layers;
@@ -7,8 +7,8 @@ namespace Sara.Tests.Layers;
 /// <summary>SaraLinear forward and every gradient against the float64 oracle; the oracle against finite differences.</summary>
 public class SaraLinearGradientTests
 {
-    private static readonly (int T, int N, int M, int K)[] Shapes =
-        [(1, 7, 5, 1), (13, 33, 17, 4), (65, 40, 70, 9), (37, 129, 65, 33), (100, 64, 48, 40)];
+    // The shared parity shapes (DeviceCheck/Parity), also run on a real GPU by bench/Sara.DeviceCheck.
+    private static readonly (int T, int N, int M, int K)[] Shapes = SaraLayerParity.Shapes;
 
     public static IEnumerable<TestCaseData> Cases() =>
         from d in TestDevices.Emulated from s in Shapes
@@ -18,29 +18,7 @@ public class SaraLinearGradientTests
     public void ForwardAndGradientsMatchOracle(string device, int t, int n, int m, int k)
     {
         using var backend = TestDevices.Create(device);
-        var r = new Rand();
-        var o = new SaraOracle(t, n, m, k) { Scale = 0.5 };
-        float[] xs = r.Normal((long)t * n), w0 = r.Normal((long)m * n), bias = r.Normal(m), a = r.Normal((long)m * k),
-            b = r.Normal((long)k * n), lam = r.Normal(k), g = r.Normal((long)t * m);
-        (o.X, o.W0, o.Bias, o.A, o.B, o.Lambda) = (Oracle.D(xs), Oracle.D(w0), Oracle.D(bias), Oracle.D(a), Oracle.D(b), Oracle.D(lam));
-
-        using var layer = SaraLinear.FromFactors(backend, "layer", w0, m, n, bias, a, b, k, lam,
-            new SaraOptions { Scale = 0.5f, TrainBias = true });
-        var tape = new Tape();
-        using var x = new Variable(backend.FromArray(xs, t, n), requiresGrad: true, "x");
-        using var y = layer.Forward(tape, x);
-        Oracle.AssertClose(y.Value.ToArray(), o.Forward(), 1e-5, "Y");
-
-        using var seed = backend.FromArray(g, t, m);
-        tape.Seed(y, seed);
-        tape.Backward();
-
-        var (dX, dLambda, dA, dB, dBias) = o.Backward(Oracle.D(g));
-        Oracle.AssertClose(x.Grad!.ToArray(), dX, 1e-5, "dX");
-        Oracle.AssertClose(layer.Lambda.Grad!.ToArray(), dLambda, 1e-5, "dlambda");
-        Oracle.AssertClose(layer.A.Grad!.ToArray(), dA, 1e-5, "dA");
-        Oracle.AssertClose(layer.B.Grad!.ToArray(), dB, 1e-5, "dB");
-        Oracle.AssertClose(layer.Bias!.Grad!.ToArray(), dBias, 1e-5, "dbias");
+        ParityAssert.AllPass(SaraLayerParity.Run(backend, t, n, m, k, new Rand()));
     }
 
     [Test]

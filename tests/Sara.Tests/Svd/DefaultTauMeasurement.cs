@@ -42,12 +42,14 @@ public class DefaultTauMeasurement
         foreach (var tau in Taus)
         {
             var o = new RankOptions(RankCriterion.SumFraction, tau, KMin: 1, KMax: int.MaxValue);
-            var ks = spectra.Select(x => RankPlanner.ChooseRank(x.S, x.S.Sum(v => (double)v), o, out _)).Order().ToArray();
+            var raw = spectra.Select(x => RankPlanner.ChooseRank(x.S, x.S.Sum(v => (double)v), o, out _)).ToArray();
+            var ks = raw.Order().ToArray();
             var e = o with { Criterion = RankCriterion.EnergyFraction };
             var ke = spectra.Select(x => RankPlanner.ChooseRank(x.S, x.S.Sum(v => (double)v * v), e, out _)).Order().ToArray();
-            TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"tau {tau,4}: sum {ks[ks.Length / 2],4} [{ks[0]}, {ks[^1]}]   energy {ke[ke.Length / 2],4} [{ke[0]}, {ke[^1]}]" +
-                (spectra.Count <= 4 ? "   " + string.Join(" ", spectra.Select((x, i) => $"{x.Name}:{ks[i]}")) : "")));
+            var line = string.Create(CultureInfo.InvariantCulture,
+                $"tau {tau,4}: sum {ks[ks.Length / 2],4} [{ks[0]}, {ks[^1]}]   energy {ke[ke.Length / 2],4} [{ke[0]}, {ke[^1]}]");
+            if (spectra.Count <= 4) line += "   " + string.Join(" ", spectra.Select((x, i) => $"{x.Name}:{raw[i]}"));
+            TestContext.Out.WriteLine(line);
         }
     }
 }

@@ -15,7 +15,7 @@ public class SvdKernelTests
     private const double SmallSvdTolerance = 3e-5;
 
     public static IEnumerable<TestCaseData> SmallSvdCases() =>
-        from d in TestDevices.Emulated
+        from d in TestDevices.All
         from s in new[] { (1, 1, 1), (1, 37, 1), (2, 2, 2), (5, 9, 3), (17, 40, 17), (33, 33, 8), (74, 300, 64), (128, 129, 100) }
         select new TestCaseData(d, s.Item1, s.Item2, s.Item3).SetArgDisplayNames(d, $"l{s.Item1}", $"n{s.Item2}", $"c{s.Item3}");
 
@@ -59,7 +59,7 @@ public class SvdKernelTests
     }
 
     public static IEnumerable<TestCaseData> CholeskyCases() =>
-        from d in TestDevices.Emulated
+        from d in TestDevices.All
         from n in new[] { 1, 2, 7, 33, 74, 128, 300 }
         select new TestCaseData(d, n).SetArgDisplayNames(d, $"n{n}");
 

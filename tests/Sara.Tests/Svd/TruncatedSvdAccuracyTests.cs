@@ -14,7 +14,7 @@ public class TruncatedSvdAccuracyTests
     private const int M = 768, N = 1024;
 
     public static IEnumerable<TestCaseData> Cases() =>
-        from d in TestDevices.Emulated
+        from d in TestDevices.All
         from a in new[] { 0.5, 0.7, 1.0 }
         select new TestCaseData(d, a).SetArgDisplayNames(d, $"a{a}");
 

@@ -1,0 +1,149 @@
+// GpuTiming.cs — CUDA-event timing of the bench kernels on the GPU: each case runs warm-up times, then `runs` times with
+// a 256 MiB buffer rewritten before every run (L2 flushed: inputs come from HBM), and the median is reported beside
+// the floor max(flops / 67 TFLOP/s fp32, bytes / 4.8 TB/s) (H200; cuBLAS runs full FP32 here, no TF32).
+using System.Text;
+using Sara.Bench;
+using Sara.Native.Autograd;
+using Sara.Native.Backends;
+using Sara.Native.Layers;
+using Sara.Native.Optim;
+using Sara.Native.Runtime;
+using Sara.Native.Svd;
+using Sara.Native.Tensors;
+
+namespace Sara.DeviceCheck;
+
+public sealed record TimingTable(string Full, List<string> Short);
+
+public sealed class GpuTiming(CudaBackend backend, GpuRuntime gpu, int runs)
+{
+    private const int Warmup = 3;
+    private readonly List<(string Name, string Shape, double Ms, Work Work, string Ratio)> _rows = [];
+
+    /// <summary>The bench shapes plus one whose activations (256 MiB) are far larger than the 50-60 MiB L2.</summary>
+    private static readonly LayerShape[] LayerShapes = [.. Shapes.Layers, new(16384, 4096, 4096, 64)];
+
+    public TimingTable Run()
+    {
+        using var flush = backend.Empty(64 << 20);
+        foreach (var s in LayerShapes) Layers(s, flush);
+        Svd(flush);
+        var sb = new StringBuilder();
+        sb.AppendLine("timing (CUDA events, median of " + runs + " runs after " + Warmup + " warm-up, L2 flushed before each):");
+        sb.AppendLine($"{"case",-34} {"shape",-26} {"median ms",10} {"floor us",10} {"% of floor",10}  ratio");
+        var shortLines = new List<string> { $"{"case",-24} {"shape",-26} {"ms",9} {"floor%",7} ratio" };
+        foreach (var r in _rows)
+        {
+            var floorUs = r.Work.Floor(Floors.H200Fp32, Floors.H200Bandwidth) * 1e6;
+            var pct = floorUs / (r.Ms * 1e3) * 100;
+            sb.AppendLine($"{r.Name,-34} {r.Shape,-26} {r.Ms,10:F4} {floorUs,10:F1} {pct,9:F0}%  {r.Ratio}");
+            if (r.Ratio.Length > 0 || r.Name.StartsWith("dense", StringComparison.Ordinal))
+                shortLines.Add($"{r.Name,-24} {r.Shape,-26} {r.Ms,9:F3} {pct,6:F0}% {r.Ratio}");
+        }
+        return new TimingTable(sb.ToString(), shortLines);
+    }
+
+    private double Median(Action work, Tensor flush)
+    {
+        for (var i = 0; i < Warmup; i++) work();
+        gpu.Synchronize();
+        var times = new double[runs];
+        for (var i = 0; i < runs; i++)
+        {
+            backend.Fill(flush, i);
+            times[i] = gpu.TimeMilliseconds(work);
+        }
+        Array.Sort(times);
+        return times[runs / 2];
+    }
+
+    private void Layers(LayerShape s, Tensor flush)
+    {
+        var (t, n, m, k) = (s.T, s.N, s.M, s.K);
+        var w0 = BenchRandom.Normal((long)m * n, 1 / Math.Sqrt(n), 1);
+        var a = BenchRandom.Normal((long)m * k, 1 / Math.Sqrt(m), 2);
+        var b = BenchRandom.Normal((long)k * n, 1 / Math.Sqrt(n), 3);
+        using var dense = new Linear(backend, w0, m, n);
+        using var sara = SaraLinear.FromFactors(backend, "sara", w0, m, n, null, a, b, k, BenchRandom.Normal(k, 0.1, 4));
+        using var mosara = MoSaraLinear.FromFactors(backend, "mosara", w0, m, n, null, a, b, k,
+            new MoSaraOptions { Experts = Shapes.Experts, CollectRouterStats = false }, lambdas: BenchRandom.Normal((long)Shapes.Experts * k, 0.1, 5));
+        Variable x;
+        Tensor g;
+        using (TensorScope.Suspend())
+        {
+            x = Variable.Parameter(backend.FromArray(BenchRandom.Normal((long)t * n, 1, 6), t, n), "x");
+            g = backend.FromArray(BenchRandom.Normal((long)t * m, 1, 7), t, m);
+        }
+        using var _x = x;
+        using var _g = g;
+        Action Step(Func<Tape, Variable, Variable> forward, bool backward) => () =>
+        {
+            using var scope = new TensorScope();
+            var tape = new Tape();
+            var y = forward(tape, x);
+            if (!backward) return;
+            tape.Seed(y, g);
+            tape.Backward();
+        };
+        var shape = s.ToString();
+        var df = Median(Step(dense.Forward, false), flush);
+        Add("dense forward", shape, df, Floors.DenseForward(s), "");
+        Add("SARA forward", shape, Median(Step(sara.Forward, false), flush), Floors.SaraForward(s), df);
+        Add("Mo-SARA forward", shape, Median(Step(mosara.Forward, false), flush), Floors.MoSaraForward(s, Shapes.Experts), df);
+        var db = Median(Step(dense.Forward, true), flush);
+        Add("dense fwd+bwd", shape, db, Floors.DenseForwardBackward(s), "");
+        Add("SARA fwd+bwd", shape, Median(Step(sara.Forward, true), flush), Floors.SaraForwardBackward(s), db);
+        Add("Mo-SARA fwd+bwd", shape, Median(Step(mosara.Forward, true), flush), Floors.MoSaraForwardBackward(s, Shapes.Experts), db);
+
+        using var h = backend.Empty(t, k);
+        using var z = backend.Empty(t, k);
+        using var dh = backend.Empty(t, k);
+        using var dl = backend.Empty(k);
+        Add("kernel sara_lowrank_fwd", shape, Median(() => backend.LowRankForward(x.Value, sara.B.Value, sara.Lambda.Value, h, z), flush),
+            Floors.LowRankForwardKernel(s), "");
+        Add("kernel sara_lowrank_bwd_rank", shape, Median(() => backend.LowRankBackwardRank(g, sara.A.Value, h, sara.Lambda.Value, 1f, null, dh, dl), flush),
+            Floors.LowRankBackwardKernel(s), "");
+
+        var tapeS = new Tape();
+        using (new TensorScope()) { tapeS.Seed(sara.Forward(tapeS, x), g); tapeS.Backward(); }
+        using var opt = new AdamW(sara.Parameters, new AdamWOptions(1e-4f, WeightDecay: 0.01f));
+        Add("AdamW SARA adapter", shape, Median(() => opt.Step(tapeS), flush), Floors.AdamW(sara.TrainableParameterCount), "");
+    }
+
+    private void Svd(Tensor flush)
+    {
+        foreach (var n in Shapes.SvdN)
+        {
+            using var w = backend.FromArray(BenchRandom.Normal((long)n * n, 1 / Math.Sqrt(n), 11), n, n);
+            var exact = Median(() => TruncatedSvd.ExactSingularValues(backend, w), flush);
+            Add("exact singular values (cuSOLVER)", $"n{n}", exact, Floors.ExactSvd(n), "");
+            foreach (var k in Shapes.SvdK)
+            {
+                var opts = new SvdOptions(k, Oversampling: k, PowerIterations: 6, Seed: k);
+                var tr = Median(() => TruncatedSvd.Compute(backend, w, opts).Dispose(), flush);
+                Add("truncated SVD", $"n{n}_k{k}", tr, Floors.TruncatedSvd(n, k, 2 * k, 6), $"{exact / tr:F1}x faster than exact");
+            }
+        }
+    }
+
+    private void Add(string name, string shape, double ms, Work work, double reference) =>
+        Add(name, shape, ms, work, $"{ms / reference:F3} of dense");
+
+    private void Add(string name, string shape, double ms, Work work, string ratio)
+    {
+        _rows.Add((name, shape, ms, work, ratio));
+        Console.WriteLine($"  {name,-34} {shape,-26} {ms,10:F4} ms {ratio}");
+    }
+}
+
+internal static class BenchRandom
+{
+    public static float[] Normal(long count, double std, int seed)
+    {
+        var r = new Random(seed);
+        var a = new float[count];
+        for (long i = 0; i < count; i++)
+            a[i] = (float)(std * Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
+        return a;
+    }
+}

@@ -1,0 +1,46 @@
+// SaraLayerParity.cs — SaraLinear's forward and every gradient (dX, dlambda, dA, dB, dbias) against the float64 oracle.
+// Used by Layers/SaraLinearGradientTests (cpu, emu) and by bench/Sara.DeviceCheck on a real GPU.
+using Sara.Native.Autograd;
+using Sara.Native.Backends;
+using Sara.Native.Layers;
+using Sara.Tests.Layers;
+using Sara.Tests.Support;
+
+namespace Sara.Tests.DeviceCheck.Parity;
+
+public static class SaraLayerParity
+{
+    public static readonly (int T, int N, int M, int K)[] Shapes =
+        [(1, 7, 5, 1), (13, 33, 17, 4), (65, 40, 70, 9), (37, 129, 65, 33), (100, 64, 48, 40)];
+
+    public static IEnumerable<ParityCase> Cases() =>
+        Shapes.Select(s => new ParityCase("sara-layer", $"T{s.T} n{s.N} m{s.M} k{s.K}",
+            (backend, r) => Run(backend, s.T, s.N, s.M, s.K, r)));
+
+    public static IReadOnlyList<ParityCheck> Run(Backend backend, int t, int n, int m, int k, Rand r)
+    {
+        var o = new SaraOracle(t, n, m, k) { Scale = 0.5 };
+        float[] xs = r.Normal((long)t * n), w0 = r.Normal((long)m * n), bias = r.Normal(m), a = r.Normal((long)m * k),
+            b = r.Normal((long)k * n), lam = r.Normal(k), g = r.Normal((long)t * m);
+        (o.X, o.W0, o.Bias, o.A, o.B, o.Lambda) = (Oracle.D(xs), Oracle.D(w0), Oracle.D(bias), Oracle.D(a), Oracle.D(b), Oracle.D(lam));
+
+        using var layer = SaraLinear.FromFactors(backend, "layer", w0, m, n, bias, a, b, k, lam,
+            new SaraOptions { Scale = 0.5f, TrainBias = true });
+        var tape = new Tape();
+        using var x = new Variable(backend.FromArray(xs, t, n), requiresGrad: true, "x");
+        using var y = layer.Forward(tape, x);
+        var checks = new List<ParityCheck> { ParityCheck.Of("Y", y.Value.ToArray(), o.Forward(), 1e-5) };
+
+        using var seed = backend.FromArray(g, t, m);
+        tape.Seed(y, seed);
+        tape.Backward();
+
+        var (dX, dLambda, dA, dB, dBias) = o.Backward(Oracle.D(g));
+        checks.Add(ParityCheck.Of("dX", x.Grad!.ToArray(), dX, 1e-5));
+        checks.Add(ParityCheck.Of("dlambda", layer.Lambda.Grad!.ToArray(), dLambda, 1e-5));
+        checks.Add(ParityCheck.Of("dA", layer.A.Grad!.ToArray(), dA, 1e-5));
+        checks.Add(ParityCheck.Of("dB", layer.B.Grad!.ToArray(), dB, 1e-5));
+        checks.Add(ParityCheck.Of("dbias", layer.Bias!.Grad!.ToArray(), dBias, 1e-5));
+        return checks;
+    }
+}
