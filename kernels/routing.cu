@@ -26,6 +26,7 @@
 //   per array); tokens staged 32 at a time through shared memory. Floor: bytes 4*(2*T*k + 2*T*E + 2*chunks*E*k);
 //   flops 4*T*E*k. (Fusing these E x k sums into the per-token kernel would need E*k accumulators per block,
 //   256 KB at the maximum size, or float atomics, which are not deterministic.)
+//   The host picks chunk = max(128, 32 * ceil(ceil(T/64) / 32)) from T alone (at most 64 chunks): same bits on any GPU.
 // sara_routing_stats  per chunk: topCount_part[c, e] = tokens whose top gate is e (ties: lower index),
 //   gateSum_part[c, e] = sum of g[t, e]; finished by sara_column_sum. Launch: grid chunks, block 256.
 #include "common.cuh"

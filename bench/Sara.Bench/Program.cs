@@ -8,7 +8,7 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Sara.Bench;
 
 var results = "bench/results";
-var iterations = 9;
+var iterations = 15;
 var only = new HashSet<string>(["machine", "layers", "svd", "adamw"]);
 for (var i = 0; i < args.Length; i++)
 {
@@ -40,13 +40,15 @@ if (only.Contains("layers")) types.Add(typeof(LayerBenchmarks));
 if (only.Contains("svd")) { types.Add(typeof(TruncatedSvdBenchmarks)); types.Add(typeof(ExactSvdBenchmarks)); }
 if (only.Contains("adamw")) types.Add(typeof(AdamWBenchmarks));
 
+static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+var loadStart = Load();
 var clock = System.Diagnostics.Stopwatch.StartNew();
 var summaries = BenchmarkRunner.Run(types.ToArray(), config);
 var medians = Medians.From(summaries);
 using (var backend = Shapes.CreateBackend())
 {
     var accuracy = only.Contains("svd") ? SvdAccuracy.Measure(backend) : [];
-    var report = new ResultsReport(backend, medians, accuracy, jobText, clock.Elapsed);
+    var report = new ResultsReport(backend, medians, accuracy, jobText, clock.Elapsed, $"{loadStart} / {Load()}");
     Directory.CreateDirectory(results);
     var path = Path.Combine(results, $"{backend.Name}.md");
     File.WriteAllText(path, report.Markdown());

@@ -21,5 +21,5 @@ public sealed record DemoSettings(string? Device, int Seed, int Steps, string Ou
     public float PretrainLearningRate { get; init; } = 2e-3f;
     public float FullLearningRate { get; init; } = 1e-3f;
     public float SaraLearningRate { get; init; } = 5e-3f;
-    public float MoSaraLearningRate { get; init; } = 3e-3f;
+    public float MoSaraLearningRate { get; init; } = 3e-2f;
 }
