@@ -1,4 +1,4 @@
-// Quickstart (README): a SARA adapter on a pretrained layer, one forward, a few AdamW steps.
+// Quickstart (README): a SARA adapter on a pretrained layer, one forward, a few AdamW steps, then merge.
 // Compiled and run by the package test (tests/Sara.Tests/Package) against the packed Sara.Native NuGet package.
 using Sara.Native.Autograd;
 using Sara.Native.Backends;
@@ -48,4 +48,14 @@ for (var step = 1; step <= 20; step++)
     tape.Backward();
     optimizer.Step(tape);
     Console.WriteLine($"step {step}: loss {loss:E4}");
+}
+
+// Merge folds the adapter into W0 (W0 += s A diag(lambda) B): the same outputs, no adapter cost at inference.
+using (new TensorScope())
+{
+    var adapted = layer.Forward(new Tape(), x).Value.ToArray();
+    layer.Merge();
+    var merged = layer.Forward(new Tape(), x).Value.ToArray();
+    var change = adapted.Zip(merged, (a, b) => Math.Abs(a - b)).Max() / adapted.Max(Math.Abs);
+    Console.WriteLine($"merged: max |change| / max |output| = {change:E1}");
 }

@@ -1,5 +1,6 @@
 using Sara.Native.Autograd;
 using Sara.Native.Backends;
+using Sara.Native.Ops;
 using Sara.Native.Svd;
 using Sara.Native.Tensors;
 
@@ -99,12 +100,11 @@ public sealed class MoSaraLinear : IDisposable
         var output = new Variable(y, true);
         int t = x.Value.Rows, k = K, e = Experts;
         var h = Backend.Empty(t, k);
-        Backend.Gemm(x.Value, false, B, true, h);
         var gates = Backend.Empty(t, e);
         var lamEff = Backend.Empty(t, k);
         var z = Backend.Empty(t, k);
-        Backend.RoutingForward(h, Wg.Value, Bg.Value, Lambdas.Value, Options.TopK, gates, lamEff, z);
-        Backend.Gemm(z, false, A, true, y, Options.Scale, 1f);
+        RoutingOps.AdapterForward(Backend, x.Value, A, B, Wg.Value, Bg.Value, Lambdas.Value, Options.TopK, Options.Scale,
+            y, h, gates, lamEff, z, Options.CheckFinite);
         if (Options.CollectRouterStats || Options.BalanceWeight > 0f)
         {
             LastRouterStats = Backend.RouterStatistics(gates);
@@ -118,23 +118,20 @@ public sealed class MoSaraLinear : IDisposable
     {
         if (!output.HasGrad(tape)) return;
         var g = output.Grad!;
-        var dz = Backend.Empty(h.Shape);
-        Backend.LowRankBackwardRank(g, A, null, null, Options.Scale, dz, null, null);
-        var dh = Backend.Empty(h.Shape);
+        Tensor? dx = null;
+        if (x.RequiresGrad)
+        {
+            (dx, var bx) = x.GradTarget(tape);
+            Backend.Gemm(g, false, W0, false, dx, 1f, bx);
+        }
         using var dLambdas = Backend.Empty(Lambdas.Value.Shape);
         using var dWg = Backend.Empty(Wg.Value.Shape);
         using var dbg = Backend.Empty(Bg.Value.Shape);
-        Backend.RoutingBackward(dz, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.BalanceWeight,
-            dh, dLambdas, dWg, dbg);
+        RoutingOps.AdapterBackward(Backend, g, A, B, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.Scale,
+            Options.BalanceWeight, dx, dLambdas, dWg, dbg, Options.CheckFinite);
         Accumulate(tape, Lambdas, dLambdas);
         Accumulate(tape, Wg, dWg);
         Accumulate(tape, Bg, dbg);
-        if (x.RequiresGrad)
-        {
-            var (dx, bx) = x.GradTarget(tape);
-            Backend.Gemm(g, false, W0, false, dx, 1f, bx);
-            Backend.Gemm(dh, false, B, false, dx, 1f, 1f);
-        }
     }
 
     private void Accumulate(Tape tape, Variable p, Tensor grad)

@@ -21,6 +21,9 @@ public sealed record MoSaraOptions
     /// <summary>Copy the gates to the host after each forward for <see cref="MoSaraLinear.LastRouterStats"/> (a sync on the GPU).</summary>
     public bool CollectRouterStats { get; init; } = true;
 
+    /// <summary>Check the router's inputs for NaN/Inf on every step and name the tensor (downloads them: for debugging).</summary>
+    public bool CheckFinite { get; init; }
+
     public void Validate()
     {
         Rank.Validate();

@@ -1,5 +1,6 @@
 using Sara.Native.Autograd;
 using Sara.Native.Backends;
+using Sara.Native.Ops;
 using Sara.Native.Svd;
 using Sara.Native.Tensors;
 
@@ -85,8 +86,7 @@ public sealed class SaraLinear : IDisposable
         }
         var h = Backend.Empty(x.Value.Rows, K);
         var z = Backend.Empty(x.Value.Rows, K);
-        Backend.LowRankForward(x.Value, B.Value, Lambda.Value, h, z);
-        Backend.Gemm(z, false, A.Value, true, y, Options.Scale, 1f);
+        LowRankOps.AdapterForward(Backend, x.Value, A.Value, B.Value, Lambda.Value, Options.Scale, y, h, z);
         tape.Record(() => AdapterBackward(tape, output, x, h, z));
         return output;
     }

@@ -15,26 +15,27 @@ public static class RoutingOps
     /// h, lamEff, z (T x k) and gates (T x E) receive the activations the backward needs.
     /// </summary>
     public static void AdapterForward(Backend backend, Tensor x, Tensor a, Tensor b, Tensor wg, Tensor bg, Tensor lambdas,
-        int topK, float scale, Tensor y, Tensor h, Tensor gates, Tensor lamEff, Tensor z)
+        int topK, float scale, Tensor y, Tensor h, Tensor gates, Tensor lamEff, Tensor z, bool checkFinite = false)
     {
         backend.Gemm(x, false, b, true, h);
-        backend.RoutingForward(h, wg, bg, lambdas, topK, gates, lamEff, z);
+        backend.RoutingForward(h, wg, bg, lambdas, topK, gates, lamEff, z, checkFinite);
         backend.Gemm(z, false, a, true, y, scale, 1f);
     }
 
     /// <summary>
     /// Given G = dL/dY (T x m): dZ = s G A (fused kernel), the router backward (dH, dLambdas, dWg, dbg; balanceWeight
-    /// adds the load-balancing loss), then dX += dH B. dx must already hold G W0 (or zeros). A and B are frozen.
+    /// adds the load-balancing loss), then dX += dH B when dx is given (it must already hold G W0 or zeros). A and B are frozen.
     /// </summary>
     public static void AdapterBackward(Backend backend, Tensor g, Tensor a, Tensor b, Tensor h, Tensor wg, Tensor lambdas,
-        Tensor gates, Tensor lamEff, int topK, float scale, float balanceWeight, Tensor dx, Tensor dLambdas, Tensor dWg, Tensor dbg)
+        Tensor gates, Tensor lamEff, int topK, float scale, float balanceWeight, Tensor? dx, Tensor dLambdas, Tensor dWg, Tensor dbg,
+        bool checkFinite = false)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(h);
         using var dz = backend.Empty(h.Rows, h.Cols);
         using var dh = backend.Empty(h.Rows, h.Cols);
         backend.LowRankBackwardRank(g, a, null, null, scale, dz, null, null);
-        backend.RoutingBackward(dz, h, wg, lambdas, gates, lamEff, topK, balanceWeight, dh, dLambdas, dWg, dbg);
-        backend.Gemm(dh, false, b, false, dx, 1f, 1f);
+        backend.RoutingBackward(dz, h, wg, lambdas, gates, lamEff, topK, balanceWeight, dh, dLambdas, dWg, dbg, checkFinite);
+        if (dx is not null) backend.Gemm(dh, false, b, false, dx, 1f, 1f);
     }
 }

@@ -8,7 +8,7 @@ namespace Sara.Tests.Package;
 /// <summary>
 /// A fresh console project consumes the packed Sara.Native from a local folder feed; its Program.cs is the README
 /// quickstart (docs/quickstart/Program.cs), so the quickstart cannot rot. It must build warning-free, run one SARA
-/// forward and AdamW steps on the default device, and, with a native library made unloadable, fail at first use
+/// forward, AdamW steps and a merge on the default device, and, with a native library made unloadable, fail at first use
 /// with the resolver's message.
 /// </summary>
 [TestFixture]
@@ -54,6 +54,10 @@ public sealed partial class PackageConsumerTests
         Assert.That(losses.Select(l => l.Loss), Has.All.Matches<double>(double.IsFinite), "finite losses");
         Assert.That(losses.Select(l => l.Loss), Has.All.GreaterThan(0.0), "positive losses");
         Assert.That(losses[^1].Loss, Is.LessThan(losses[0].Loss / 5), "AdamW on the adapter learns the rank-1 change");
+
+        var merge = lines.Select(l => MergeLine().Match(l)).SingleOrDefault(m => m.Success);
+        Assert.That(merge, Is.Not.Null, "merge line");
+        Assert.That(Double(merge!, "change"), Is.LessThan(1e-5), "merged W0 gives the adapted layer's outputs (float32 rounding)");
     }
 
     [Test]
@@ -117,4 +121,7 @@ public sealed partial class PackageConsumerTests
 
     [GeneratedRegex(@"^step (?<step>\d+): loss (?<loss>\S+)$")]
     private static partial Regex LossLine();
+
+    [GeneratedRegex(@"^merged: max \|change\| / max \|output\| = (?<change>\S+)$")]
+    private static partial Regex MergeLine();
 }
