@@ -1,5 +1,5 @@
 // Program.cs — runs the suite with a short in-process BenchmarkDotNet job and writes the ratio table to --results.
-// Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--only layers,svd,adamw,machine]
+// Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--rounds N] [--only layers,svd,adamw,machine]
 // Device: SARA_DEVICE=cpu|emu|cuda (default: the GPU when present, else cpu).
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
@@ -9,6 +9,7 @@ using Sara.Bench;
 
 var results = "bench/results";
 var iterations = 15;
+var pairedRounds = 15;
 var only = new HashSet<string>(["machine", "layers", "svd", "adamw"]);
 for (var i = 0; i < args.Length; i++)
 {
@@ -16,9 +17,10 @@ for (var i = 0; i < args.Length; i++)
     {
         case "--results" when i + 1 < args.Length: results = args[++i]; break;
         case "--iterations" when i + 1 < args.Length: iterations = int.Parse(args[++i]); break;
+        case "--rounds" when i + 1 < args.Length: pairedRounds = int.Parse(args[++i]); break;
         case "--only" when i + 1 < args.Length: only = [.. args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries)]; break;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --results DIR [--iterations N] [--only machine,layers,svd,adamw]");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --results DIR [--iterations N] [--rounds N] [--only machine,layers,svd,adamw]");
             return 2;
     }
 }
@@ -48,7 +50,9 @@ var medians = Medians.From(summaries);
 using (var backend = Shapes.CreateBackend())
 {
     var accuracy = only.Contains("svd") ? SvdAccuracy.Measure(backend) : [];
-    var report = new ResultsReport(backend, medians, accuracy, jobText, clock.Elapsed, $"{loadStart} / {Load()}");
+    Console.WriteLine($"Paired ratios: {pairedRounds} interleaved rounds");
+    var paired = PairedRatios.Measure(pairedRounds, only.Contains("layers"), only.Contains("svd"));
+    var report = new ResultsReport(backend, medians, accuracy, jobText, clock.Elapsed, $"{loadStart} / {Load()}", paired);
     Directory.CreateDirectory(results);
     var path = Path.Combine(results, $"{backend.Name}.md");
     File.WriteAllText(path, report.Markdown());

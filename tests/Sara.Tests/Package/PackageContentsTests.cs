@@ -64,6 +64,18 @@ public sealed class PackageContentsTests
     }
 
     [Test]
+    public void The_readme_code_lines_come_from_the_compiled_quickstart()
+    {
+        var readme = System.Text.Encoding.UTF8.GetString(Native.Entries["PACKAGE.md"]).Replace("\r\n", "\n");
+        var start = readme.IndexOf("```csharp\n", StringComparison.Ordinal);
+        Assert.That(start, Is.GreaterThanOrEqualTo(0), "the readme shows C#");
+        var end = readme.IndexOf("```", start + 10, StringComparison.Ordinal);
+        var quickstart = File.ReadAllLines(QuickstartConsumer.QuickstartSource).Select(l => l.Trim()).ToHashSet();
+        var code = readme[(start + 10)..end].Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("//", StringComparison.Ordinal));
+        Assert.That(code, Is.Not.Empty.And.All.Matches<string>(quickstart.Contains), "each readme line is a line of docs/quickstart/Program.cs");
+    }
+
+    [Test]
     public void The_assembly_embeds_every_kernel_source_byte_for_byte()
     {
         var resources = Native.EmbeddedResources(NativeAssembly);

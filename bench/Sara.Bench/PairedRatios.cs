@@ -1,0 +1,80 @@
+// PairedRatios.cs — ratios robust to other load on a shared machine: the compared cases run back to back in rotating
+// order, round after round, and the ratio is the median over rounds of (case / reference) within one round. Slow drifts
+// of the machine's load then cancel in each ratio instead of landing on one side of it (as separate BenchmarkDotNet
+// cases, minutes apart, can). Same code paths as the BenchmarkDotNet methods.
+using System.Diagnostics;
+
+namespace Sara.Bench;
+
+public sealed class PairedRatios
+{
+    private readonly Dictionary<string, double> _ratios = new();
+
+    public int Rounds { get; private init; }
+
+    public double? Get(string numerator, string denominator, object param) =>
+        _ratios.TryGetValue($"{numerator}/{denominator}|{param}", out var r) ? r : null;
+
+    public static PairedRatios Measure(int rounds, bool layers, bool svd)
+    {
+        var result = new PairedRatios { Rounds = rounds };
+        if (layers)
+            foreach (var s in Shapes.Layers)
+            {
+                var b = new LayerBenchmarks { Shape = s };
+                b.Setup();
+                try
+                {
+                    var times = Rotate(rounds, [("DenseForward", b.DenseForward), ("SaraForward", b.SaraForward), ("MoSaraForward", b.MoSaraForward),
+                        ("DenseForwardBackward", b.DenseForwardBackward), ("SaraForwardBackward", b.SaraForwardBackward),
+                        ("MoSaraForwardBackward", b.MoSaraForwardBackward)]);
+                    foreach (var (num, den) in new[] { ("SaraForward", "DenseForward"), ("MoSaraForward", "DenseForward"),
+                                 ("SaraForwardBackward", "DenseForwardBackward"), ("MoSaraForwardBackward", "DenseForwardBackward") })
+                        result._ratios[$"{num}/{den}|{s}"] = MedianRatio(times[num], times[den]);
+                }
+                finally { b.Cleanup(); }
+            }
+        if (svd)
+            foreach (var n in Shapes.SvdN)
+                foreach (var k in Shapes.SvdK)
+                {
+                    var tr = new TruncatedSvdBenchmarks { N = n, K = k };
+                    var ex = new ExactSvdBenchmarks { N = n };
+                    tr.Setup();
+                    ex.Setup();
+                    try
+                    {
+                        var times = Rotate(Math.Max(3, rounds / 3), [("Truncated", tr.Truncated), ("Exact", () => ex.Exact())]);
+                        result._ratios[$"Truncated/Exact|n{n}_k{k}"] = MedianRatio(times["Truncated"], times["Exact"]);
+                    }
+                    finally
+                    {
+                        tr.Cleanup();
+                        ex.Cleanup();
+                    }
+                }
+        return result;
+    }
+
+    private static Dictionary<string, double[]> Rotate(int rounds, (string Name, Action Run)[] cases)
+    {
+        foreach (var c in cases) c.Run();   // warm-up
+        var times = cases.ToDictionary(c => c.Name, _ => new double[rounds]);
+        var clock = new Stopwatch();
+        for (var r = 0; r < rounds; r++)
+            for (var j = 0; j < cases.Length; j++)
+            {
+                var c = cases[(j + r) % cases.Length];
+                clock.Restart();
+                c.Run();
+                times[c.Name][r] = clock.Elapsed.TotalSeconds;
+            }
+        return times;
+    }
+
+    private static double MedianRatio(double[] num, double[] den)
+    {
+        var r = num.Zip(den, (a, b) => a / b).Order().ToArray();
+        return r.Length % 2 == 1 ? r[r.Length / 2] : (r[r.Length / 2 - 1] + r[r.Length / 2]) / 2;
+    }
+}
