@@ -46,16 +46,11 @@ public sealed class MoSaraLinear : IDisposable
     {
         options ??= new MoSaraOptions();
         options.Validate();
-        PretrainedFactors.CheckRank(name, k, m, n);
         int e = options.Experts;
-        if (a.Length != (long)m * k) throw new ArgumentException($"Layer '{name}': A must be {m} x {k}; got {a.Length} values.", nameof(a));
-        if (b.Length != (long)k * n) throw new ArgumentException($"Layer '{name}': B must be {k} x {n}; got {b.Length} values.", nameof(b));
         if (lambdas is not null && lambdas.Length != e * k) throw new ArgumentException($"Layer '{name}': Lambda must be {e} x {k}.", nameof(lambdas));
         if (wg is not null && wg.Length != e * k) throw new ArgumentException($"Layer '{name}': Wg must be {e} x {k}.", nameof(wg));
         if (bg is not null && bg.Length != e) throw new ArgumentException($"Layer '{name}': bg must have {e} values.", nameof(bg));
-        using var _ = TensorScope.Suspend();
-        var w = PretrainedFactors.Upload(backend, name, w0, m, n, bias, out var bt);
-        var f = new PretrainedFactors(w, bt, backend.FromArray(a, m, k), backend.FromArray(b, k, n), null!);
+        var f = PretrainedFactors.FromGiven(backend, name, w0, m, n, bias, a, b, k);
         return new MoSaraLinear(backend, name, f, options, lambdas, wg, bg);
     }
 

@@ -5,7 +5,7 @@ using Sara.Native.Tensors;
 namespace Sara.Native.Layers;
 
 /// <summary>What SARA and Mo-SARA layers share at construction: W0 (+ bias) checked and uploaded, rank planned, A = U_k, B = V_k^T.</summary>
-internal sealed record PretrainedFactors(Tensor W0, Tensor? Bias, Tensor A, Tensor B, LayerRank Plan)
+internal sealed record PretrainedFactors(Tensor W0, Tensor? Bias, Tensor A, Tensor B, LayerRank? Plan)
 {
     public int K => A.Cols;
 
@@ -32,6 +32,18 @@ internal sealed record PretrainedFactors(Tensor W0, Tensor? Bias, Tensor A, Tens
             b?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Given factors (a: m x k, b: k x n), e.g. from an adapter file: checked and uploaded with W0; no plan.</summary>
+    public static PretrainedFactors FromGiven(Backend backend, string name, float[] w0, int m, int n, float[]? bias,
+        float[] a, float[] b, int k)
+    {
+        CheckRank(name, k, m, n);
+        if (a.Length != (long)m * k) throw new ArgumentException($"Layer '{name}': A must be {m} x {k}; got {a.Length} values.", nameof(a));
+        if (b.Length != (long)k * n) throw new ArgumentException($"Layer '{name}': B must be {k} x {n}; got {b.Length} values.", nameof(b));
+        using var _ = TensorScope.Suspend();
+        var w = Upload(backend, name, w0, m, n, bias, out var bt);
+        return new PretrainedFactors(w, bt, backend.FromArray(a, m, k), backend.FromArray(b, k, n), null);
     }
 
     /// <summary>Checks W0 (shape, finite values) and the bias, and uploads both.</summary>

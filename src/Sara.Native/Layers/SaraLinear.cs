@@ -46,14 +46,11 @@ public sealed class SaraLinear : IDisposable
     {
         options ??= new SaraOptions();
         options.Validate();
-        PretrainedFactors.CheckRank(name, k, m, n);
-        if (a.Length != (long)m * k) throw new ArgumentException($"Layer '{name}': A must be {m} x {k}; got {a.Length} values.", nameof(a));
-        if (b.Length != (long)k * n) throw new ArgumentException($"Layer '{name}': B must be {k} x {n}; got {b.Length} values.", nameof(b));
         if (lambda is not null && lambda.Length != k) throw new ArgumentException($"Layer '{name}': lambda must have {k} values; got {lambda.Length}.", nameof(lambda));
+        var f = PretrainedFactors.FromGiven(backend, name, w0, m, n, bias, a, b, k);
         using var _ = TensorScope.Suspend();
-        var w = PretrainedFactors.Upload(backend, name, w0, m, n, bias, out var bt);
         var lam = lambda is null ? backend.Zeros(k) : backend.FromArray(lambda, k);
-        return new SaraLinear(backend, name, w, bt, backend.FromArray(a, m, k), backend.FromArray(b, k, n), lam, options, null);
+        return new SaraLinear(backend, name, f.W0, f.Bias, f.A, f.B, lam, options, null);
     }
 
     public Backend Backend { get; }

@@ -51,7 +51,7 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
     }
 
     /// <summary>
-    /// Opens device <paramref name="ordinal"/>, or returns false with the reason ("no CUDA driver: libcuda.so.1 not found",
+    /// Opens device <paramref name="ordinal"/>, or returns false with the reason ("no CUDA driver: " + the resolver's message,
     /// "no CUDA device", a missing cuBLAS/cuSOLVER, no way to get kernel binaries, or the failing call) without throwing.
     /// </summary>
     public static bool TryCreate(int ordinal, [NotNullWhen(true)] out GpuRuntime? runtime, out string whyNot)
@@ -76,7 +76,8 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
     /// <summary>Null when device <paramref name="ordinal"/> looks usable, else why not.</summary>
     private static string? Probe(int ordinal)
     {
-        if (!NativeLibraries.IsAvailable(Lib.Cuda)) return "no CUDA driver: libcuda.so.1 not found";
+        try { NativeLibraries.Load(Lib.Cuda); }
+        catch (DllNotFoundException e) { return "no CUDA driver: " + e.Message; }
         try
         {
             var r = Cuda.cuInit(0);

@@ -45,7 +45,8 @@ public unsafe class GpuRuntimeTests
         }
         Assert.That(GpuRuntime.TryCreate(out var rt, out var whyNot), Is.False);
         Assert.That(rt, Is.Null);
-        Assert.That(whyNot, Is.EqualTo("no CUDA driver: libcuda.so.1 not found"));
+        Assert.That(whyNot, Does.StartWith("no CUDA driver: Native library for 'sara:cuda' not found.")
+            .And.Contain("libcuda.so.1").And.Contain("Install the NVIDIA driver"));
     }
 
     [Test]
