@@ -39,19 +39,19 @@ public static class AdapterMerger
         adapter.ValidateAgainstBase(shapes, allowUnadaptedBaseLayers: true); // a layer with no base tensor is named as extra
 
         var scale = (float)adapter.Metadata.Scale;
-        var writer = new RawSafetensorsWriter();
+        var writer = new SafetensorsWriter();
         foreach (var (k, v) in file.Metadata) writer.Metadata[k] = v;
         foreach (var info in file.Tensors)
         {
             if (!targets.TryGetValue(info.Name, out var layer))
             {
-                var bytes = file.GetBytes(info.Name).ToArray();
-                writer.AddRaw(info.Name, info.DType, info.Shape, bytes);
+                writer.AddRaw(info.Name, info.DType, info.Shape, file.GetBytes(info.Name).ToArray());
                 continue;
             }
             var merged = MergeLayer(backend, file.ReadFloats(info.Name), layer, scale);
-            writer.AddFloats(info.Name, info.DType, info.Shape, merged);
+            writer.Add(info.Name, info.DType, info.Shape, merged);
         }
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPath))!);
         writer.Save(outputPath);
         return new Result(targets.Count, file.Tensors.Count - targets.Count);
     }

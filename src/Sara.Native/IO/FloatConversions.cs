@@ -43,7 +43,7 @@ public static class FloatConversions
         }
     }
 
-    /// <summary>Encodes floats as little-endian <paramref name="dtype"/> (F32, F16 or BF16).</summary>
+    /// <summary>Encodes floats as little-endian <paramref name="dtype"/> (F32, F16, BF16 or F64).</summary>
     public static void Encode(SafetensorsDType dtype, ReadOnlySpan<float> src, Span<byte> dest)
     {
         int size = SafetensorsDTypes.SizeOf(dtype);
@@ -60,8 +60,11 @@ public static class FloatConversions
             case SafetensorsDType.BF16:
                 for (int i = 0; i < src.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(dest[(2 * i)..], ToBFloat16Bits(src[i]));
                 break;
+            case SafetensorsDType.F64:
+                for (int i = 0; i < src.Length; i++) BinaryPrimitives.WriteDoubleLittleEndian(dest[(8 * i)..], src[i]);
+                break;
             default:
-                throw new NotSupportedException($"dtype {SafetensorsDTypes.ToHeaderName(dtype)} cannot be written (F32, F16, BF16 can)");
+                throw new NotSupportedException($"dtype {SafetensorsDTypes.ToHeaderName(dtype)} cannot be written from floats (F32, F16, BF16, F64 can)");
         }
     }
 }

@@ -39,7 +39,7 @@ public static class SafetensorsDTypes
     public static bool IsReadableAsFloat(SafetensorsDType dtype) =>
         dtype is SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64;
 
-    /// <summary>True for the types <see cref="SafetensorsWriter"/> writes (F32, F16, BF16).</summary>
+    /// <summary>True for the types <see cref="SafetensorsWriter"/> encodes from floats (F32, F16, BF16, F64); any dtype can be added raw.</summary>
     public static bool IsWritable(SafetensorsDType dtype) =>
-        dtype is SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16;
+        dtype is SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64;
 }

@@ -1,4 +1,4 @@
-// Builds a .safetensors file (F32 / F16 / BF16 tensors plus string metadata) and writes it atomically.
+// Builds a .safetensors file (float tensors encoded as F32 / F16 / BF16 / F64, other tensors copied raw, string metadata) and writes it atomically.
 using System.Buffers.Binary;
 using System.Text.Json;
 
@@ -13,7 +13,8 @@ public sealed class SafetensorsWriter
 {
     private const int ChunkElements = 1 << 16;
 
-    private sealed record Entry(string Name, SafetensorsDType DType, long[] Shape, long Count, Func<ReadOnlyMemory<float>> Data);
+    private sealed record Entry(string Name, SafetensorsDType DType, long[] Shape, long Count, Func<ReadOnlyMemory<float>>? Data,
+        ReadOnlyMemory<byte> Raw = default);
 
     private readonly List<Entry> _entries = new();
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
@@ -31,6 +32,17 @@ public sealed class SafetensorsWriter
         if (data.Length != count)
             throw new ArgumentException($"tensor '{name}' of shape [{string.Join(", ", shape)}] needs {count} floats, got {data.Length}", nameof(data));
         _entries.Add(new Entry(name, dtype, shape.ToArray(), count, () => data));
+        _names.Add(name);
+        return this;
+    }
+
+    /// <summary>Adds a tensor of any dtype as its little-endian bytes (e.g. copied from another file), kept by reference.</summary>
+    public SafetensorsWriter AddRaw(string name, SafetensorsDType dtype, IReadOnlyList<long> shape, ReadOnlyMemory<byte> bytes)
+    {
+        long count = CheckEntry(name, dtype, shape, raw: true);
+        if (bytes.Length != count * SafetensorsDTypes.SizeOf(dtype))
+            throw new ArgumentException($"tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {dtype} needs {count * SafetensorsDTypes.SizeOf(dtype)} bytes, got {bytes.Length}", nameof(bytes));
+        _entries.Add(new Entry(name, dtype, shape.ToArray(), count, null, bytes));
         _names.Add(name);
         return this;
     }
@@ -62,13 +74,18 @@ public sealed class SafetensorsWriter
             BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
             stream.Write(prefix);
             stream.Write(header);
-            var buffer = new byte[ChunkElements * 4];
+            var buffer = new byte[ChunkElements * 8];
             foreach (var e in _entries) WriteData(stream, e, buffer);
         });
     }
 
     private static void WriteData(FileStream stream, Entry e, byte[] buffer)
     {
+        if (e.Data is null)
+        {
+            stream.Write(e.Raw.Span);
+            return;
+        }
         var data = e.Data().Span;
         if (data.Length != e.Count)
             throw new InvalidOperationException($"tensor '{e.Name}' of shape [{string.Join(", ", e.Shape)}] needs {e.Count} floats, its producer gave {data.Length}");
@@ -117,7 +134,7 @@ public sealed class SafetensorsWriter
         return ms.ToArray();
     }
 
-    private long CheckEntry(string name, SafetensorsDType dtype, IReadOnlyList<long> shape)
+    private long CheckEntry(string name, SafetensorsDType dtype, IReadOnlyList<long> shape, bool raw = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(shape);
@@ -125,8 +142,8 @@ public sealed class SafetensorsWriter
             throw new ArgumentException($"'{SafetensorsHeader.MetadataKey}' is reserved and cannot name a tensor", nameof(name));
         if (_names.Contains(name))
             throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
-        if (!SafetensorsDTypes.IsWritable(dtype))
-            throw new ArgumentException($"tensor '{name}': dtype {dtype} cannot be written (F32, F16, BF16 can)", nameof(dtype));
+        if (!raw && !SafetensorsDTypes.IsWritable(dtype))
+            throw new ArgumentException($"tensor '{name}': dtype {dtype} cannot be encoded from floats (F32, F16, BF16, F64 can; add other dtypes raw)", nameof(dtype));
         long count = 1;
         foreach (long d in shape)
         {

@@ -13,11 +13,11 @@ public sealed class MergeCommandTests : CliTestBase
     {
         var w1 = rand.Normal(M1 * N1);
         var w2 = rand.Normal(M2 * N2);
-        var writer = new RawSafetensorsWriter();
+        var writer = new SafetensorsWriter();
         writer.Metadata["origin"] = "test";
-        writer.AddFloats("fc.weight", SafetensorsDType.F32, [M1, N1], w1);
-        writer.AddFloats("fc.bias", SafetensorsDType.F32, [M1], rand.Normal(M1));
-        writer.AddFloats("conv", SafetensorsDType.F32, [M2, 3, 3, 3], w2);
+        writer.Add("fc.weight", SafetensorsDType.F32, [M1, N1], w1);
+        writer.Add("fc.bias", SafetensorsDType.F32, [M1], rand.Normal(M1));
+        writer.Add("conv", SafetensorsDType.F32, [M2, 3, 3, 3], w2);
         writer.AddRaw("step", SafetensorsDType.I64, [2], BitConverter.GetBytes(42L).Concat(BitConverter.GetBytes(-7L)).ToArray());
         var path = PathOf("base.safetensors");
         writer.Save(path);

@@ -131,4 +131,21 @@ public sealed class SafetensorsRoundTripTests : IoTestBase
                 Assert.Fail($"{dtype} element {i}: wrote {written[i]:R}, expected {expected:R}, read {read[i]:R}");
         }
     }
+
+    [Test]
+    public void F64AndRawTensorsRoundTrip()
+    {
+        var rng = new Random();
+        float[] values = TestValues(rng, 37);
+        byte[] ints = Enumerable.Range(0, 6).SelectMany(i => BitConverter.GetBytes((long)rng.Next() - int.MaxValue / 2)).ToArray();
+        string path = FilePath("raw.safetensors");
+        new SafetensorsWriter()
+            .Add("f64", SafetensorsDType.F64, [37], values)
+            .AddRaw("i64", SafetensorsDType.I64, [2, 3], ints)
+            .Save(path);
+        using var file = SafetensorsFile.Open(path);
+        Assert.That(file.ReadFloats("f64"), Is.EqualTo(values).AsCollection, "float -> F64 -> float is exact");
+        Assert.That(file.GetBytes("i64").ToArray(), Is.EqualTo(ints).AsCollection, "raw bytes copied unchanged");
+        Assert.Throws<ArgumentException>(() => new SafetensorsWriter().AddRaw("bad", SafetensorsDType.I32, [3], new byte[11]));
+    }
 }
