@@ -131,7 +131,8 @@ public sealed class ResultsReport(Backend backend, Medians med, List<SvdAccuracy
     {
         sb.AppendLine($"## Truncated SVD vs exact singular values (n x n, s_i = i^-{Shapes.SpectrumExponent.ToString(Inv)}, Haar U and V)");
         sb.AppendLine();
-        sb.AppendLine($"Truncated: `TruncatedSvd.Compute` with oversampling k, 6 power iterations (sketch l = 2k). Exact: " +
+        var o = TruncatedSvdBenchmarks.Options(64);
+        sb.AppendLine($"Truncated: `TruncatedSvd.Compute` with oversampling k, {o.PowerIterations} power iterations (sketch l = 2k). Exact: " +
                       $"`TruncatedSvd.ExactSingularValues` ({(backend.Name == "cpu" ? "LAPACKE sgesdd, values only" : "cuSOLVER")}).");
         sb.AppendLine();
         sb.AppendLine("| n | k | truncated ms | exact ms | truncated/exact | speed-up | truncated/exact (paired) | max rel err s_1..s_k vs exact | vs known spectrum |");

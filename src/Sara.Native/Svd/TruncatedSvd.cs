@@ -33,15 +33,18 @@ public static class TruncatedSvd
         using var zq = backend.Empty(n, l);
         using var scratch = new QrScratch(backend, l);
 
+        // Inside the power iterations only the span matters: one shifted CholeskyQR pass keeps the basis well
+        // conditioned (condition number at most about 1/sqrt(shift)). The basis Q that the result is built from gets
+        // the full CholeskyQR3 and is orthonormal to float32 rounding.
         backend.Gemm(w, false, omega, false, y);
-        Orthonormalize(backend, y, q, scratch);
         for (var it = 0; it < options.PowerIterations; it++)
         {
+            Pass(backend, y, q, scratch, FirstPassShift);
             backend.Gemm(w, true, q, false, z);
-            Orthonormalize(backend, z, zq, scratch);
+            Pass(backend, z, zq, scratch, FirstPassShift);
             backend.Gemm(w, false, zq, false, y);
-            Orthonormalize(backend, y, q, scratch);
         }
+        Orthonormalize(backend, y, q, scratch);
 
         using var b = backend.Empty(l, n);
         using var sAll = backend.Empty(l);

@@ -29,8 +29,13 @@ public class MoSaraLinearTests
     {
         using var backend = TestDevices.Create(device);
         var r = new Rand();
-        float[] xs = r.Normal(t * n), w0 = r.Normal(m * n), bias = r.Normal(m), a = r.Normal(m * k), b = r.Normal(k * n, 0.3),
-            lambdas = r.Normal(e * k), wg = r.Normal(e * k), bg = r.Normal(e), g = r.Normal(t * m);
+        // B ~ N(0, 1/n) keeps H = X B^T at O(1); the router draw keeps logits O(1) and the top-k_r boundary clear of
+        // float32 rounding, as in the routing kernel tests (RouterInputs).
+        float[] xs = r.Normal(t * n), w0 = r.Normal(m * n), bias = r.Normal(m), a = r.Normal(m * k), b = r.Normal(k * n, 1 / Math.Sqrt(n)),
+            g = r.Normal(t * m);
+        var hDraw = Array.ConvertAll(Oracle.MatMul(Oracle.D(xs), t, n, false, Oracle.D(b), k, n, true), v => (float)v);
+        var router = RouterInputs.Draw(r, t, e, k, topK, hDraw);
+        float[] lambdas = router.Lambda, wg = router.Wg, bg = router.Bg;
         const float scale = 0.6f;
         using var layer = MoSaraLinear.FromFactors(backend, "l", w0, m, n, bias, a, b, k,
             new MoSaraOptions { Experts = e, TopK = topK, Scale = scale, BalanceWeight = beta }, lambdas, wg, bg);
