@@ -51,9 +51,13 @@ Task("Test")
     string summary;
     if (System.IO.File.Exists(trx))
     {
-        var counters = XDocument.Load(trx).Descendants().First(e => e.Name.LocalName == "Counters");
-        int Count(string name) => int.Parse(counters.Attribute(name)?.Value ?? "0");
-        summary = $"{Count("passed")} passed, {Count("failed") + Count("error") + Count("timeout") + Count("aborted")} failed, {Count("notExecuted")} skipped";
+        // Count the per-test outcomes (the Counters element leaves NUnit's skipped tests out of notExecuted).
+        var outcomes = XDocument.Load(trx).Descendants().Where(e => e.Name.LocalName == "UnitTestResult")
+            .Select(e => (string)e.Attribute("outcome")).ToList();
+        var passed = outcomes.Count(o => o == "Passed");
+        var skipped = outcomes.Count(o => o == "NotExecuted" || o == "Inconclusive");
+        var failed = outcomes.Count - passed - skipped;
+        summary = $"{passed} passed, {failed} failed, {skipped} skipped";
     }
     else
     {
