@@ -3,7 +3,6 @@
 using BenchmarkDotNet.Attributes;
 using Sara.Native.Autograd;
 using Sara.Native.Backends;
-using Sara.Native.Layers;
 using Sara.Native.Optim;
 using Sara.Native.Tensors;
 
@@ -23,39 +22,26 @@ public class AdamWBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var (t, n, m, k) = (Shape.T, Shape.N, Shape.M, Shape.K);
         _backend = Shapes.CreateBackend();
-        var w0 = BenchData.Normal((long)m * n, 1 / Math.Sqrt(n), 1);
-        var a = BenchData.Normal((long)m * k, 1 / Math.Sqrt(m), 2);
-        var b = BenchData.Normal((long)k * n, 1 / Math.Sqrt(n), 3);
-        var dense = new Linear(_backend, w0, m, n);
-        var sara = SaraLinear.FromFactors(_backend, "sara", w0, m, n, null, a, b, k, BenchData.Normal(k, 0.1, 4));
-        var mosara = MoSaraLinear.FromFactors(_backend, "mosara", w0, m, n, null, a, b, k,
-            new MoSaraOptions { Experts = Shapes.Experts, CollectRouterStats = false });
-        Tensor x, g;
-        using (TensorScope.Suspend())
-        {
-            x = _backend.FromArray(BenchData.Normal((long)t * n, 1, 6), t, n);
-            g = _backend.FromArray(BenchData.Normal((long)t * m, 1, 7), t, m);
-        }
-        _owned.AddRange([dense, sara, mosara, x, g]);
+        var layers = new BenchLayers(_backend, Shape);
+        _owned.Add(layers);
         var options = new AdamWOptions(LearningRate: 1e-4f, WeightDecay: 0.01f);
         (AdamW, Tape) Prepare(Func<Tape, Variable, Variable> forward, IEnumerable<Variable> parameters)
         {
             var tape = new Tape();
             using (var scope = new TensorScope())
             {
-                var y = forward(tape, new Variable(x));
-                tape.Seed(y, g);
+                var y = forward(tape, layers.X);
+                tape.Seed(y, layers.G);
                 tape.Backward();
             }
             var opt = new AdamW(parameters, options);
             _owned.Add(opt);
             return (opt, tape);
         }
-        _dense = Prepare(dense.Forward, dense.Parameters);
-        _sara = Prepare(sara.Forward, sara.Parameters);
-        _mosara = Prepare(mosara.Forward, mosara.Parameters);
+        _dense = Prepare(layers.Dense.Forward, layers.Dense.Parameters);
+        _sara = Prepare(layers.Sara.Forward, layers.Sara.Parameters);
+        _mosara = Prepare(layers.MoSara.Forward, layers.MoSara.Parameters);
     }
 
     [GlobalCleanup]

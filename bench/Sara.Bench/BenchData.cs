@@ -1,19 +1,11 @@
 // BenchData.cs — deterministic random inputs for the benchmarks (fixed seeds: every run times the same numbers).
 using Sara.Bindings;
+using Sara.Native.Tensors;
 
 namespace Sara.Bench;
 
 public static class BenchData
 {
-    public static float[] Normal(long count, double std, int seed)
-    {
-        var r = new Random(seed);
-        var a = new float[count];
-        for (long i = 0; i < count; i++)
-            a[i] = (float)(std * Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
-        return a;
-    }
-
     private static readonly Dictionary<(int, int), (float[] W, double[] S)> SpectrumCache = new();
 
     /// <summary>
@@ -42,7 +34,7 @@ public static class BenchData
 
     private static unsafe float[] RandomOrthogonal(int n, int seed)
     {
-        var g = Normal((long)n * n, 1, seed);
+        var g = SeededGaussian.Normal((long)n * n, 1, seed);
         for (var r = 0; r < n; r++)
             for (var c = 0; c < r; c++) g[(long)r * n + c] = g[(long)c * n + r];
         var w = new float[n];

@@ -4,7 +4,6 @@
 using BenchmarkDotNet.Attributes;
 using Sara.Native.Autograd;
 using Sara.Native.Backends;
-using Sara.Native.Layers;
 using Sara.Native.Tensors;
 
 namespace Sara.Bench;
@@ -12,11 +11,7 @@ namespace Sara.Bench;
 public class LayerBenchmarks
 {
     private Backend _backend = null!;
-    private Linear _dense = null!;
-    private SaraLinear _sara = null!;
-    private MoSaraLinear _mosara = null!;
-    private Variable _x = null!;
-    private Tensor _g = null!;
+    private BenchLayers _layers = null!;
 
     public static IEnumerable<LayerShape> AllShapes => Shapes.Layers;
 
@@ -26,32 +21,14 @@ public class LayerBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var (t, n, m, k) = (Shape.T, Shape.N, Shape.M, Shape.K);
         _backend = Shapes.CreateBackend();
-        var w0 = BenchData.Normal((long)m * n, 1 / Math.Sqrt(n), 1);
-        var a = BenchData.Normal((long)m * k, 1 / Math.Sqrt(m), 2);
-        var b = BenchData.Normal((long)k * n, 1 / Math.Sqrt(n), 3);
-        var lam = BenchData.Normal(k, 0.1, 4);
-        _dense = new Linear(_backend, w0, m, n);
-        _sara = SaraLinear.FromFactors(_backend, "sara", w0, m, n, null, a, b, k, lam);
-        _mosara = MoSaraLinear.FromFactors(_backend, "mosara", w0, m, n, null, a, b, k,
-            new MoSaraOptions { Experts = Shapes.Experts, CollectRouterStats = false },
-            lambdas: BenchData.Normal((long)Shapes.Experts * k, 0.1, 5));
-        using (TensorScope.Suspend())
-        {
-            _x = Variable.Parameter(_backend.FromArray(BenchData.Normal((long)t * n, 1, 6), t, n), "x");
-            _g = _backend.FromArray(BenchData.Normal((long)t * m, 1, 7), t, m);
-        }
+        _layers = new BenchLayers(_backend, Shape);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        _dense.Dispose();
-        _sara.Dispose();
-        _mosara.Dispose();
-        _x.Dispose();
-        _g.Dispose();
+        _layers.Dispose();
         _backend.Dispose();
     }
 
@@ -59,19 +36,19 @@ public class LayerBenchmarks
     {
         using var scope = new TensorScope();
         var tape = new Tape();
-        var y = forward(tape, _x);
+        var y = forward(tape, _layers.X);
         if (backward)
         {
-            tape.Seed(y, _g);
+            tape.Seed(y, _layers.G);
             tape.Backward();
         }
         _backend.Synchronize();
     }
 
-    [Benchmark] public void DenseForward() => Step(_dense.Forward, false);
-    [Benchmark] public void SaraForward() => Step(_sara.Forward, false);
-    [Benchmark] public void MoSaraForward() => Step(_mosara.Forward, false);
-    [Benchmark] public void DenseForwardBackward() => Step(_dense.Forward, true);
-    [Benchmark] public void SaraForwardBackward() => Step(_sara.Forward, true);
-    [Benchmark] public void MoSaraForwardBackward() => Step(_mosara.Forward, true);
+    [Benchmark] public void DenseForward() => Step(_layers.Dense.Forward, false);
+    [Benchmark] public void SaraForward() => Step(_layers.Sara.Forward, false);
+    [Benchmark] public void MoSaraForward() => Step(_layers.MoSara.Forward, false);
+    [Benchmark] public void DenseForwardBackward() => Step(_layers.Dense.Forward, true);
+    [Benchmark] public void SaraForwardBackward() => Step(_layers.Sara.Forward, true);
+    [Benchmark] public void MoSaraForwardBackward() => Step(_layers.MoSara.Forward, true);
 }

@@ -18,8 +18,8 @@ public class MachineBenchmarks
     public void Setup()
     {
         _backend = Shapes.CreateBackend();
-        _a = _backend.FromArray(BenchData.Normal((long)GemmN * GemmN, 1, 21), GemmN, GemmN);
-        _b = _backend.FromArray(BenchData.Normal((long)GemmN * GemmN, 1, 22), GemmN, GemmN);
+        _a = _backend.FromArray(SeededGaussian.Normal((long)GemmN * GemmN, 1, 21), GemmN, GemmN);
+        _b = _backend.FromArray(SeededGaussian.Normal((long)GemmN * GemmN, 1, 22), GemmN, GemmN);
         _c = _backend.Zeros(GemmN, GemmN);
         _src = _backend.Zeros(CopyFloats);
         _backend.Fill(_src, 1.5f);

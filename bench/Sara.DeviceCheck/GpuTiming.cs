@@ -59,23 +59,9 @@ public sealed class GpuTiming(CudaBackend backend, GpuRuntime gpu, int runs)
 
     private void Layers(LayerShape s, Tensor flush)
     {
-        var (t, n, m, k) = (s.T, s.N, s.M, s.K);
-        var w0 = BenchRandom.Normal((long)m * n, 1 / Math.Sqrt(n), 1);
-        var a = BenchRandom.Normal((long)m * k, 1 / Math.Sqrt(m), 2);
-        var b = BenchRandom.Normal((long)k * n, 1 / Math.Sqrt(n), 3);
-        using var dense = new Linear(backend, w0, m, n);
-        using var sara = SaraLinear.FromFactors(backend, "sara", w0, m, n, null, a, b, k, BenchRandom.Normal(k, 0.1, 4));
-        using var mosara = MoSaraLinear.FromFactors(backend, "mosara", w0, m, n, null, a, b, k,
-            new MoSaraOptions { Experts = Shapes.Experts, CollectRouterStats = false }, lambdas: BenchRandom.Normal((long)Shapes.Experts * k, 0.1, 5));
-        Variable x;
-        Tensor g;
-        using (TensorScope.Suspend())
-        {
-            x = Variable.Parameter(backend.FromArray(BenchRandom.Normal((long)t * n, 1, 6), t, n), "x");
-            g = backend.FromArray(BenchRandom.Normal((long)t * m, 1, 7), t, m);
-        }
-        using var _x = x;
-        using var _g = g;
+        var (t, k) = (s.T, s.K);
+        using var layers = new BenchLayers(backend, s);
+        var (dense, sara, mosara, x, g) = (layers.Dense, layers.Sara, layers.MoSara, layers.X, layers.G);
         Action Step(Func<Tape, Variable, Variable> forward, bool backward) => () =>
         {
             using var scope = new TensorScope();
@@ -114,7 +100,7 @@ public sealed class GpuTiming(CudaBackend backend, GpuRuntime gpu, int runs)
     {
         foreach (var n in Shapes.SvdN)
         {
-            using var w = backend.FromArray(BenchRandom.Normal((long)n * n, 1 / Math.Sqrt(n), 11), n, n);
+            using var w = backend.FromArray(SeededGaussian.Normal((long)n * n, 1 / Math.Sqrt(n), 11), n, n);
             var exact = Median(() => TruncatedSvd.ExactSingularValues(backend, w), flush);
             Add("exact singular values (cuSOLVER)", $"n{n}", exact, Floors.ExactSvd(n), "");
             foreach (var k in Shapes.SvdK)
@@ -133,17 +119,5 @@ public sealed class GpuTiming(CudaBackend backend, GpuRuntime gpu, int runs)
     {
         _rows.Add((name, shape, ms, work, ratio));
         Console.WriteLine($"  {name,-34} {shape,-26} {ms,10:F4} ms {ratio}");
-    }
-}
-
-internal static class BenchRandom
-{
-    public static float[] Normal(long count, double std, int seed)
-    {
-        var r = new Random(seed);
-        var a = new float[count];
-        for (long i = 0; i < count; i++)
-            a[i] = (float)(std * Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
-        return a;
     }
 }

@@ -26,7 +26,7 @@ public sealed class MoSaraLinear : IDisposable
         int e = options.Experts, k = f.K;
         using var _ = TensorScope.Suspend();
         Lambdas = Variable.Parameter(lambdas is null ? backend.Zeros(e, k) : backend.FromArray(lambdas, e, k), $"{name}.Lambda");
-        Wg = Variable.Parameter(backend.FromArray(wg ?? RouterInit(options, e, k), e, k), $"{name}.Wg");
+        Wg = Variable.Parameter(backend.FromArray(wg ?? SeededGaussian.Normal((long)e * k, options.RouterInitStd, options.RouterSeed), e, k), $"{name}.Wg");
         Bg = Variable.Parameter(bg is null ? backend.Zeros(e) : backend.FromArray(bg, e), $"{name}.bg");
     }
 
@@ -52,15 +52,6 @@ public sealed class MoSaraLinear : IDisposable
         if (bg is not null && bg.Length != e) throw new ArgumentException($"Layer '{name}': bg must have {e} values.", nameof(bg));
         var f = PretrainedFactors.FromGiven(backend, name, w0, m, n, bias, a, b, k);
         return new MoSaraLinear(backend, name, f, options, lambdas, wg, bg);
-    }
-
-    private static float[] RouterInit(MoSaraOptions o, int e, int k)
-    {
-        var r = new Random(o.RouterSeed);
-        var w = new float[e * k];
-        for (var i = 0; i < w.Length; i++)
-            w[i] = (float)(o.RouterInitStd * Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
-        return w;
     }
 
     public Backend Backend { get; }

@@ -26,7 +26,7 @@ public static class TruncatedSvd
             throw new ArgumentOutOfRangeException(nameof(options), $"Rank {k} exceeds the largest sketch, {Backend.MaxSmallDimension}.");
         var l = Math.Min(Math.Min(k + options.Oversampling, r), Backend.MaxSmallDimension);
 
-        using var omega = backend.FromArray(GaussianSketch.Create(n, l, options.Seed), n, l);
+        using var omega = backend.FromArray(SeededGaussian.Normal((long)n * l, 1.0, options.Seed), n, l);
         using var y = backend.Empty(m, l);
         using var q = backend.Empty(m, l);
         using var z = backend.Empty(n, l);

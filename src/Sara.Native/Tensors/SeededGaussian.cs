@@ -1,20 +1,21 @@
-namespace Sara.Native.Svd;
+namespace Sara.Native.Tensors;
 
 /// <summary>
-/// The random test matrix of the sketch, made on the host from the seed alone (SplitMix64 + Box–Muller in float64),
-/// so every backend multiplies W by exactly the same matrix.
+/// Normal random numbers from a seed alone (SplitMix64 + Box–Muller in float64): the same values on every machine and
+/// .NET version, so every backend sees identical random matrices (SVD sketches, router initialisation, benchmark data).
 /// </summary>
-internal static class GaussianSketch
+public static class SeededGaussian
 {
-    public static float[] Create(int rows, int cols, int seed)
+    /// <summary><paramref name="count"/> values ~ N(0, std^2).</summary>
+    public static float[] Normal(long count, double std, int seed)
     {
-        var data = new float[checked(rows * cols)];
+        var data = new float[count];
         var state = 0x5EED_5A4A_0000_0000UL ^ (ulong)(uint)seed;
-        for (var i = 0; i < data.Length; i += 2)
+        for (long i = 0; i < data.Length; i += 2)
         {
             var u1 = (Next(ref state) >> 11) * (1.0 / (1UL << 53));
             var u2 = (Next(ref state) >> 11) * (1.0 / (1UL << 53));
-            var radius = Math.Sqrt(-2.0 * Math.Log(1.0 - u1));
+            var radius = std * Math.Sqrt(-2.0 * Math.Log(1.0 - u1));
             data[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
             if (i + 1 < data.Length) data[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));
         }
