@@ -28,6 +28,23 @@
 #define SVD_RED_THREADS 256
 #define SVD_ROW_THREADS 128
 
+// Fixed-order tree sum of (sum, bad) over the block's SVD_RED_THREADS threads; totals land in sum_s[0], bad_s[0].
+__device__ __forceinline__ void svd_block_sum_pair(double sum, double bad, double* sum_s, double* bad_s)
+{
+    sum_s[threadIdx.x] = sum;
+    bad_s[threadIdx.x] = bad;
+    __syncthreads();
+    for (int width = SVD_RED_THREADS / 2; width > 0; width >>= 1)
+    {
+        if (threadIdx.x < width)
+        {
+            sum_s[threadIdx.x] += sum_s[threadIdx.x + width];
+            bad_s[threadIdx.x] += bad_s[threadIdx.x + width];
+        }
+        __syncthreads();
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(256)
 sara_svd_sum_squares(const float* __restrict__ x, long long len, double* __restrict__ partials)
 {
@@ -41,18 +58,7 @@ sara_svd_sum_squares(const float* __restrict__ x, long long len, double* __restr
         if (v - v == 0.f) sum += (double)v * (double)v;
         else bad += 1.0;
     }
-    sum_s[threadIdx.x] = sum;
-    bad_s[threadIdx.x] = bad;
-    __syncthreads();
-    for (int width = SVD_RED_THREADS / 2; width > 0; width >>= 1)
-    {
-        if (threadIdx.x < width)
-        {
-            sum_s[threadIdx.x] += sum_s[threadIdx.x + width];
-            bad_s[threadIdx.x] += bad_s[threadIdx.x + width];
-        }
-        __syncthreads();
-    }
+    svd_block_sum_pair(sum, bad, sum_s, bad_s);
     if (threadIdx.x == 0)
     {
         partials[2 * blockIdx.x] = sum_s[0];
@@ -71,18 +77,7 @@ sara_svd_sum_squares_finish(const double* __restrict__ partials, int count, doub
         sum += partials[2 * i];
         bad += partials[2 * i + 1];
     }
-    sum_s[threadIdx.x] = sum;
-    bad_s[threadIdx.x] = bad;
-    __syncthreads();
-    for (int width = SVD_RED_THREADS / 2; width > 0; width >>= 1)
-    {
-        if (threadIdx.x < width)
-        {
-            sum_s[threadIdx.x] += sum_s[threadIdx.x + width];
-            bad_s[threadIdx.x] += bad_s[threadIdx.x + width];
-        }
-        __syncthreads();
-    }
+    svd_block_sum_pair(sum, bad, sum_s, bad_s);
     if (threadIdx.x == 0)
     {
         out[0] = sum_s[0];
