@@ -55,7 +55,14 @@ public sealed class MemoryPool : IDisposable
         lock (_gate)
         {
             _inUse -= sizeClass;
-            if (_disposed) { _free(ptr); return; }
+            if (_disposed)
+            {
+                // A tensor outlived its backend (late Dispose or finalizer). Free the block directly; when the runtime
+                // itself is gone (a GPU context releases all of its memory with it) there is nothing left to free.
+                try { _free(ptr); }
+                catch (ObjectDisposedException) { }
+                return;
+            }
             if (!_freeBlocks.TryGetValue(sizeClass, out var stack)) _freeBlocks[sizeClass] = stack = new Stack<nint>();
             stack.Push(ptr);
         }

@@ -64,4 +64,13 @@ public class MemoryAndScopeTests
         }
         Assert.That(inner.IsDisposed, Is.True, "the parent scope disposed it");
     }
+
+    [Test]
+    public void ATensorThatOutlivesItsBackendReleasesWithoutError()
+    {
+        var backend = TestDevices.Create("emu");
+        var survivor = backend.Zeros(16);
+        backend.Dispose();
+        Assert.DoesNotThrow(survivor.Dispose);
+    }
 }
