@@ -113,9 +113,11 @@ public sealed class SaraLinear : IDisposable
         }
         if (x.RequiresGrad)
         {
+            // The rank-k term first: the large GEMM then folds it in through beta = 1 instead of a second
+            // read-modify-write pass over the T x n gradient.
             var (dx, bx) = x.GradTarget(tape);
-            Backend.Gemm(g, false, W0, false, dx, 1f, bx);
-            Backend.Gemm(dh!, false, B.Value, false, dx, 1f, 1f);
+            Backend.Gemm(dh!, false, B.Value, false, dx, 1f, bx);
+            Backend.Gemm(g, false, W0, false, dx, 1f, 1f);
         }
     }
 
