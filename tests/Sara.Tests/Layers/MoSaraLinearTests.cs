@@ -43,24 +43,33 @@ public class MoSaraLinearTests
         using var x = new Variable(backend.FromArray(xs, t, n), requiresGrad: true);
         var y = layer.Forward(tape, x);
 
-        // Oracle: H = X B^T, routing, Y = X W0^T + b + s Z A^T.
+        // Oracle: H = X B^T, routing, Y = X W0^T + b + s Z A^T; and the same sums on absolute values (gates held), the
+        // cancellation-aware floor of Oracle.RelErr.
         var h = Oracle.MatMul(Oracle.D(xs), t, n, false, Oracle.D(b), k, n, true);
         var f = RoutingOracle.Run(h, Oracle.D(wg), Oracle.D(bg), Oracle.D(lambdas), t, e, k, topK);
         var yRef = Oracle.Add(Oracle.AddRowVector(Oracle.MatMul(Oracle.D(xs), t, n, false, Oracle.D(w0), m, n, true), t, m, Oracle.D(bias)),
             Oracle.MatMul(f.Z, t, k, false, Oracle.D(a), m, k, true), scale);
-        Oracle.AssertClose(y.Value.ToArray(), yRef, 1e-5, "Y");
+        var hAbs = Oracle.MatMul(Oracle.Abs(xs), t, n, false, Oracle.Abs(b), k, n, true);
+        var fAbs = RoutingOracle.RunAbsolute(f.Gates, hAbs, Oracle.D(lambdas), t, e, k);
+        var yAbs = Oracle.Add(Oracle.AddRowVector(Oracle.MatMul(Oracle.Abs(xs), t, n, false, Oracle.Abs(w0), m, n, true), t, m, Oracle.Abs(bias)),
+            Oracle.MatMul(fAbs.Z, t, k, false, Oracle.Abs(a), m, k, true), scale);
+        Oracle.AssertClose(y.Value.ToArray(), yRef, yAbs, 1e-5, "Y");
 
         using var seed = backend.FromArray(g, t, m);
         tape.Seed(y, seed);
         tape.Backward();
         var dz = Oracle.MatMul(Oracle.D(g), t, m, false, Oracle.D(a), m, k, false).Select(v => scale * v).ToArray();
         var grads = RoutingOracle.Backward(dz, h, Oracle.D(wg), Oracle.D(lambdas), f.Gates, f.LamEff, t, e, k, beta);
+        var dzAbs = Oracle.MatMul(Oracle.Abs(g), t, m, false, Oracle.Abs(a), m, k, false).Select(v => scale * v).ToArray();
+        var sums = RoutingOracle.Backward(dzAbs, hAbs, Oracle.D(wg), Oracle.D(lambdas), f.Gates, fAbs.LamEff, t, e, k, beta, absoluteTerms: true);
         var dx = Oracle.Add(Oracle.MatMul(Oracle.D(g), t, m, false, Oracle.D(w0), m, n, false),
             Oracle.MatMul(grads.DH, t, k, false, Oracle.D(b), k, n, false));
-        Oracle.AssertClose(x.Grad!.ToArray(), dx, 1e-5, "dX");
-        Oracle.AssertClose(layer.Lambdas.Grad!.ToArray(), grads.DLambda, 1e-5, "dLambda");
-        Oracle.AssertClose(layer.Wg.Grad!.ToArray(), grads.DWg, 1e-5, "dWg");
-        Oracle.AssertClose(layer.Bg.Grad!.ToArray(), grads.Dbg, 1e-5, "dbg");
+        var dxAbs = Oracle.Add(Oracle.MatMul(Oracle.Abs(g), t, m, false, Oracle.Abs(w0), m, n, false),
+            Oracle.MatMul(sums.DH, t, k, false, Oracle.Abs(b), k, n, false));
+        Oracle.AssertClose(x.Grad!.ToArray(), dx, dxAbs, 1e-5, "dX");
+        Oracle.AssertClose(layer.Lambdas.Grad!.ToArray(), grads.DLambda, sums.DLambda, 1e-5, "dLambda");
+        Oracle.AssertClose(layer.Wg.Grad!.ToArray(), grads.DWg, sums.DWg, 1e-5, "dWg");
+        Oracle.AssertClose(layer.Bg.Grad!.ToArray(), grads.Dbg, sums.Dbg, 1e-5, "dbg");
     }
 
     [TestCase("cpu"), TestCase("emu")]

@@ -40,6 +40,25 @@ public static class RoutingOracle
         return new Forward(gates, lamEff, z);
     }
 
+    /// <summary>
+    /// The forward's sums on absolute values with the gates held at the real ones: lamEff = gates |Lambda|,
+    /// Z = |h| (.) lamEff. The cancellation-aware floor for comparing lamEff and Z (Oracle.RelErr).
+    /// </summary>
+    public static Forward RunAbsolute(double[] gates, double[] h, double[] lambda, int t, int e, int k)
+    {
+        var lamEff = new double[(long)t * k];
+        var z = new double[(long)t * k];
+        for (var r = 0; r < t; r++)
+            for (var j = 0; j < k; j++)
+            {
+                double s = 0;
+                for (var x = 0; x < e; x++) s += gates[(long)r * e + x] * Math.Abs(lambda[(long)x * k + j]);
+                lamEff[(long)r * k + j] = s;
+                z[(long)r * k + j] = Math.Abs(h[(long)r * k + j]) * s;
+            }
+        return new Forward(gates, lamEff, z);
+    }
+
     public static bool[] Kept(double[] p, int topK)
     {
         var keep = new bool[p.Length];
@@ -74,9 +93,11 @@ public static class RoutingOracle
     /// <summary>
     /// Gradients of sum(Z (.) dz) + beta E sum_e f_e mean_t g_te, with f_e (from <paramref name="gates"/>) a constant.
     /// gates and lamEff are the forward's saved values; dropped experts are those with gate 0.
+    /// absoluteTerms: every input is taken by absolute value and every difference becomes a sum (dP = g (dg + s)): the
+    /// same computation on absolute values, the cancellation-aware floor of <see cref="Support.Oracle.RelErr(float[], double[], double[])"/>.
     /// </summary>
     public static Gradients Backward(double[] dz, double[] h, double[] wg, double[] lambda, double[] gates, double[] lamEff,
-        int t, int e, int k, double beta)
+        int t, int e, int k, double beta, bool absoluteTerms = false)
     {
         var dh = new double[(long)t * k];
         var dLambda = new double[(long)e * k];
@@ -88,6 +109,7 @@ public static class RoutingOracle
             var (counts, _) = Counts(gates, t, e);
             for (var x = 0; x < e; x++) coef[x] = beta * e * (counts[x] / t) / t;
         }
+        if (absoluteTerms) (dz, h, wg, lambda, lamEff) = (Abs(dz), Abs(h), Abs(wg), Abs(lambda), Abs(lamEff));
         var dlam = new double[k];
         var dg = new double[e];
         var dp = new double[e];
@@ -105,7 +127,7 @@ public static class RoutingOracle
             for (var x = 0; x < e; x++)
             {
                 var g = gates[(long)r * e + x];
-                dp[x] = g * (dg[x] - s);
+                dp[x] = absoluteTerms ? g * (dg[x] + s) : g * (dg[x] - s);
                 dbg[x] += dp[x];
                 for (var j = 0; j < k; j++)
                 {
@@ -122,6 +144,8 @@ public static class RoutingOracle
         }
         return new Gradients(dh, dLambda, dWg, dbg);
     }
+
+    private static double[] Abs(double[] a) => Array.ConvertAll(a, Math.Abs);
 
     /// <summary>The scalar the gradients differentiate: sum(Z (.) R) + beta E sum_e (counts_e / T) mean_t g_te.</summary>
     public static double Loss(double[] h, double[] wg, double[] bg, double[] lambda, int t, int e, int k, int topK,

@@ -74,11 +74,46 @@ public static class Oracle
         return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
     }
 
+    /// <summary>
+    /// Relative norm error whose reference norm is floored at a tenth of <paramref name="absWant"/>'s: the same float64
+    /// computation on absolute values (|X| |B|^T for X B^T, sums of |terms| for a reduction). Where the exact result does
+    /// not cancel this is exactly ||got - want|| / ||want||; where random signs make it cancel (a one-element output
+    /// that is a long sum, say) float32 rounding is judged against the size of the terms, not of their tiny sum.
+    /// </summary>
+    public static double RelErr(float[] got, double[] want, double[] absWant)
+    {
+        if (got.Length != want.Length || absWant.Length != want.Length)
+            throw new ArgumentException($"Lengths {got.Length}, {want.Length}, {absWant.Length} differ.", nameof(got));
+        double num = 0, den = 0, abs = 0;
+        for (var i = 0; i < got.Length; i++)
+        {
+            var d = got[i] - want[i];
+            num += d * d;
+            den += want[i] * want[i];
+            abs += absWant[i] * absWant[i];
+        }
+        if (double.IsNaN(num)) return double.NaN;
+        var floor = Math.Max(Math.Sqrt(den), 0.1 * Math.Sqrt(abs));
+        return floor == 0 ? Math.Sqrt(num) : Math.Sqrt(num) / floor;
+    }
+
+    /// <summary>Elementwise absolute values (to build the absolute-value twin of a computation).</summary>
+    public static double[] Abs(double[] a) => Array.ConvertAll(a, Math.Abs);
+
+    public static double[] Abs(float[] a) => Array.ConvertAll(a, v => (double)Math.Abs(v));
+
 #if !SARA_DEVICE_CHECK   // bench/Sara.DeviceCheck compiles this file without NUnit
     public static void AssertClose(float[] got, double[] want, double tol, string what)
     {
         var e = RelErr(got, want);
         Assert.That(e, Is.LessThan(tol), $"{what}: relative error {e:E3} (tolerance {tol:E1})");
+    }
+
+    /// <summary>Like <see cref="AssertClose(float[], double[], double, string)"/> with the cancellation-aware floor (<see cref="RelErr(float[], double[], double[])"/>).</summary>
+    public static void AssertClose(float[] got, double[] want, double[] absWant, double tol, string what)
+    {
+        var e = RelErr(got, want, absWant);
+        Assert.That(e, Is.LessThan(tol), $"{what}: relative error {e:E3} (tolerance {tol:E1}; reference norm floored at 0.1 x |terms|)");
     }
 #endif
 }

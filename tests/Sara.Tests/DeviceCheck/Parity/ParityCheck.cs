@@ -14,6 +14,10 @@ public sealed record ParityCheck(string Quantity, double RelativeError, double T
     public static ParityCheck Of(string quantity, float[] got, double[] want, double tolerance) =>
         new(quantity, Oracle.RelErr(got, want), tolerance);
 
+    /// <summary>With the cancellation-aware floor: absWant is the same computation on absolute values (Oracle.RelErr).</summary>
+    public static ParityCheck Of(string quantity, float[] got, double[] want, double[] absWant, double tolerance) =>
+        new(quantity, Oracle.RelErr(got, want, absWant), tolerance);
+
     public override string ToString() => $"{Quantity}: relative error {RelativeError:E3} (tolerance {Tolerance:E1})";
 }
 
