@@ -7,65 +7,50 @@ using Sara.Native.Tensors;
 
 namespace Sara.Bench;
 
-public class TruncatedSvdBenchmarks
+/// <summary>The n x n test weight on the bench's device, shared by both SVD benchmarks.</summary>
+public abstract class SvdBenchmarkBase
 {
-    private Backend _backend = null!;
-    private Tensor _w = null!;
+    protected Backend Backend { get; private set; } = null!;
+    protected Tensor W { get; private set; } = null!;
 
     [ParamsSource(nameof(NValues))] public int N { get; set; }
-    [ParamsSource(nameof(KValues))] public int K { get; set; }
 
     public static IEnumerable<int> NValues => Shapes.SvdN;
-    public static IEnumerable<int> KValues => Shapes.SvdK;
-
-    /// <summary>The options the accuracy column is measured with: the library's accuracy-grade setting (as its tests).</summary>
-    public static SvdOptions Options(int k) => new(k, Oversampling: k, PowerIterations: 5, Seed: k);
 
     [GlobalSetup]
     public void Setup()
     {
-        _backend = Shapes.CreateBackend();
-        _w = _backend.FromArray(BenchData.WithPowerLawSpectrum(N, Shapes.SpectrumExponent, 11).W, N, N);
+        Backend = Shapes.CreateBackend();
+        W = Backend.FromArray(BenchData.WithPowerLawSpectrum(N, Shapes.SpectrumExponent, 11).W, N, N);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        _w.Dispose();
-        _backend.Dispose();
+        W.Dispose();
+        Backend.Dispose();
     }
+}
+
+public class TruncatedSvdBenchmarks : SvdBenchmarkBase
+{
+    [ParamsSource(nameof(KValues))] public int K { get; set; }
+
+    public static IEnumerable<int> KValues => Shapes.SvdK;
+
+    /// <summary>The options the accuracy column is measured with (oversampling k, 5 power iterations).</summary>
+    public static SvdOptions Options(int k) => new(k, Oversampling: k, PowerIterations: 5, Seed: k);
 
     [Benchmark]
     public void Truncated()
     {
-        using var svd = TruncatedSvd.Compute(_backend, _w, Options(K));
-        _backend.Synchronize();
+        using var svd = TruncatedSvd.Compute(Backend, W, Options(K));
+        Backend.Synchronize();
     }
 }
 
-public class ExactSvdBenchmarks
+public class ExactSvdBenchmarks : SvdBenchmarkBase
 {
-    private Backend _backend = null!;
-    private Tensor _w = null!;
-
-    [ParamsSource(nameof(NValues))] public int N { get; set; }
-
-    public static IEnumerable<int> NValues => Shapes.SvdN;
-
-    [GlobalSetup]
-    public void Setup()
-    {
-        _backend = Shapes.CreateBackend();
-        _w = _backend.FromArray(BenchData.WithPowerLawSpectrum(N, Shapes.SpectrumExponent, 11).W, N, N);
-    }
-
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        _w.Dispose();
-        _backend.Dispose();
-    }
-
     [Benchmark]
-    public float[] Exact() => TruncatedSvd.ExactSingularValues(_backend, _w);
+    public float[] Exact() => TruncatedSvd.ExactSingularValues(Backend, W);
 }
