@@ -61,19 +61,26 @@ internal static class AnalyzeCommand
 
         var layers = new List<LayerRank>();
         var spectra = new List<float[]>();
-        console.Progress().AutoClear(true).HideCompleted(true).Start(progress =>
+        void PlanAll(Action<string>? starting, Action? done)
         {
-            var task = progress.AddTask("rank plan", maxValue: source.Matrices.Count);
             foreach (var m in source.Matrices)
             {
-                task.Description = Markup.Escape(m.Name);
+                starting?.Invoke(m.Name);
                 using var w = backend.FromArray(m.Load(), m.Rows, m.Cols);
-                var layer = RankPlanner.ForMatrix(backend, m.Name, w, q.Rank);
-                layers.Add(layer);
+                layers.Add(RankPlanner.ForMatrix(backend, m.Name, w, q.Rank));
                 if (q.Plot is not null) spectra.Add(Spectrum(backend, w, q.Rank));
-                task.Increment(1);
+                done?.Invoke();
             }
-        });
+        }
+        // A progress bar on a terminal; redirected output gets only the table (it has each layer's seconds).
+        if (console.Profile.Capabilities.Interactive)
+            console.Progress().AutoClear(true).HideCompleted(true).Start(progress =>
+            {
+                var task = progress.AddTask("rank plan", maxValue: source.Matrices.Count);
+                PlanAll(name => task.Description = Markup.Escape(name), () => task.Increment(1));
+            });
+        else
+            PlanAll(null, null);
         var plan = new RankPlan(layers, q.Rank);
 
         console.Write(PlanTable(plan));
