@@ -57,6 +57,7 @@ public sealed class MoSaraLinear : IDisposable
     public Backend Backend { get; }
     public string Name { get; }
     public MoSaraOptions Options { get; }
+    /// <summary>How the rank was chosen (null when the layer was built from given factors or with a fixed rank).</summary>
     public LayerRank? Plan { get; }
     public Tensor W0 { get; }
     public Tensor? Bias { get; }

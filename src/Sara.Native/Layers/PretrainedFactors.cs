@@ -16,8 +16,9 @@ internal sealed record PretrainedFactors(Tensor W0, Tensor? Bias, Tensor A, Tens
         var w = Upload(backend, name, w0, m, n, bias, out var b);
         try
         {
-            var plan = RankPlanner.ForMatrix(backend, name, w, rank);
-            var k = fixedRank ?? plan.K;
+            // A fixed rank needs no spectrum: the plan (all singular values on the SumFraction path) is skipped.
+            var plan = fixedRank is null ? RankPlanner.ForMatrix(backend, name, w, rank) : null;
+            var k = fixedRank ?? plan!.K;
             CheckRank(name, k, m, n);
             using var svd = TruncatedSvd.Compute(backend, w, (svdOptions ?? new SvdOptions(k)) with { Rank = k });
             var a = backend.Empty(m, k);

@@ -56,6 +56,7 @@ public sealed class SaraLinear : IDisposable
     public Backend Backend { get; }
     public string Name { get; }
     public SaraOptions Options { get; }
+    /// <summary>How the rank was chosen (null when the layer was built from given factors or with a fixed rank).</summary>
     public LayerRank? Plan { get; }
     public Tensor W0 { get; }
     public Variable? Bias { get; }
