@@ -8,6 +8,19 @@ namespace Sara.Tests.Cli;
 public sealed class DemoCommandTests : CliTestBase
 {
     [Test]
+    public void TheDemoRunsOnTheEmulatedGpuPathWithTheSameRanksAsOnTheCpu()
+    {
+        var seed = Random.Shared.Next(1, 1000).ToString(CultureInfo.InvariantCulture);
+        var emu = Sara("demo", "--steps", "3", "--seed", seed, "--device", "emu", "--out", PathOf("emu"));
+        Assert.That(emu.ExitCode, Is.EqualTo(0), emu.Err);
+        Assert.That(emu.Out, Does.Contain("on emu"));
+        var cpu = Sara("demo", "--steps", "3", "--seed", seed, "--device", "cpu", "--out", PathOf("cpu"));
+        Assert.That(cpu.ExitCode, Is.EqualTo(0), cpu.Err);
+        Assert.That(Row(emu.Out, "SARA")[1], Is.EqualTo(Row(cpu.Out, "SARA")[1]), "ranks chosen (the exact spectrum path on both)");
+        Assert.That(AdapterFile.Load(Path.Combine(PathOf("emu"), "sara_adapter.safetensors")).Layers, Is.Not.Empty);
+    }
+
+    [Test]
     public void ShortRunWritesItsFilesAndPrintsFiguresTheFilesReproduce()
     {
         var seed = Random.Shared.Next(1, 1000);
