@@ -59,29 +59,26 @@ internal static class AnalyzeCommand
         console.MarkupLine($"[bold]sara analyze[/] {Markup.Escape(q.Checkpoint)} on [bold]{Markup.Escape(backend.Name)}[/] ({Markup.Escape(backend.Description)})");
         console.WriteLine($"{source.Matrices.Count} weight matrices selected, {source.Skipped.Count} tensors skipped; criterion {q.Rank.Criterion}, tau {Num(q.Rank.Tau)}, k in [{q.Rank.KMin}, {q.Rank.KMax}]");
 
-        var layers = new List<LayerRank>();
         var spectra = new List<float[]>();
-        void PlanAll(Action<string>? starting, Action? done)
+        RankPlan PlanAll(Action<LayerRank>? done) => RankPlanner.Plan(backend, source.Matrices, q.Rank, (layer, s) =>
         {
-            foreach (var m in source.Matrices)
-            {
-                starting?.Invoke(m.Name);
-                using var w = backend.FromArray(m.Load(), m.Rows, m.Cols);
-                layers.Add(RankPlanner.ForMatrix(backend, m.Name, w, q.Rank));
-                if (q.Plot is not null) spectra.Add(Spectrum(backend, w, q.Rank));
-                done?.Invoke();
-            }
-        }
+            if (q.Plot is not null) spectra.Add(s);
+            done?.Invoke(layer);
+        });
         // A progress bar on a terminal; redirected output gets only the table (it has each layer's seconds).
+        RankPlan plan = null!;
         if (console.Profile.Capabilities.Interactive)
             console.Progress().AutoClear(true).HideCompleted(true).Start(progress =>
             {
                 var task = progress.AddTask("rank plan", maxValue: source.Matrices.Count);
-                PlanAll(name => task.Description = Markup.Escape(name), () => task.Increment(1));
+                plan = PlanAll(layer =>
+                {
+                    task.Description = Markup.Escape(layer.Layer);
+                    task.Increment(1);
+                });
             });
         else
-            PlanAll(null, null);
-        var plan = new RankPlan(layers, q.Rank);
+            plan = PlanAll(null);
 
         console.Write(PlanTable(plan));
         var totals = ParameterTotals.For(plan.Layers, q.Experts);
@@ -101,14 +98,6 @@ internal static class AnalyzeCommand
     }
 
     /// <summary>The values the plot shows: all of them for SumFraction, the leading min(KMax, r) for EnergyFraction (same sketch).</summary>
-    private static float[] Spectrum(Backend backend, Native.Tensors.Tensor w, RankOptions o)
-    {
-        if (o.Criterion == RankCriterion.SumFraction) return TruncatedSvd.ExactSingularValues(backend, w);
-        var rank = Math.Min(Math.Min(o.KMax, Math.Min(w.Rows, w.Cols)), Backend.MaxSmallDimension);
-        using var svd = TruncatedSvd.Compute(backend, w, new SvdOptions(rank, o.Oversampling, o.PowerIterations, o.Seed));
-        return svd.S;
-    }
-
     private static Table PlanTable(RankPlan plan)
     {
         var table = new Table().Title("rank plan");

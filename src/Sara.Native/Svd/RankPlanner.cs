@@ -17,6 +17,10 @@ public static class RankPlanner
     /// NaN or Inf in w is an ArgumentException naming the layer.
     /// </summary>
     public static LayerRank ForMatrix(Backend backend, string layer, Tensor w, RankOptions options)
+        => ForMatrix(backend, layer, w, options, out _);
+
+    /// <summary>As above; <paramref name="singularValues"/> gets the values the rank was read from (all, or the leading ones).</summary>
+    public static LayerRank ForMatrix(Backend backend, string layer, Tensor w, RankOptions options, out float[] singularValues)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentException.ThrowIfNullOrWhiteSpace(layer);
@@ -45,6 +49,7 @@ public static class RankPlanner
             s = svd.S;
             total = norm.SumOfSquares;
         }
+        singularValues = s;
         var k = ChooseRank(s, total, options, out var fraction);
         var s1 = (double)s[0];
         var spectrum = new SpectrumSummary(s.Length, s1, s[k - 1], s[^1], total, norm.SumOfSquares,
@@ -99,9 +104,12 @@ public static class RankPlanner
         return k;
     }
 
-    /// <summary>A plan for every matrix of a checkpoint (each uploaded to the backend in turn).</summary>
+    /// <summary>
+    /// A plan for every matrix of a checkpoint (each uploaded to the backend in turn). <paramref name="progress"/> is called
+    /// after each layer with its rank and the singular values it was read from (e.g. for a plot).
+    /// </summary>
     public static RankPlan Plan(Backend backend, IEnumerable<WeightMatrix> matrices, RankOptions options,
-        Action<LayerRank>? progress = null)
+        Action<LayerRank, float[]>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(matrices);
@@ -111,8 +119,8 @@ public static class RankPlanner
         foreach (var m in matrices)
         {
             using var w = backend.FromArray(m.Load(), m.Rows, m.Cols);
-            var layer = ForMatrix(backend, m.Name, w, options);
-            progress?.Invoke(layer);
+            var layer = ForMatrix(backend, m.Name, w, options, out var singularValues);
+            progress?.Invoke(layer, singularValues);
             layers.Add(layer);
         }
         return new RankPlan(layers, options);
