@@ -157,12 +157,7 @@ public sealed class SaraLinear : IDisposable
         return value;
     }
 
-    private float SquaredNorm(Tensor m)
-    {
-        using var zero = Backend.Zeros(m.Shape);
-        using var scratch = Backend.Empty(m.Shape);
-        return Backend.MseLoss(m, zero, scratch) * m.Length;
-    }
+    private float SquaredNorm(Tensor m) => (float)Backend.SumOfSquares(m).SumOfSquares;
 
     /// <summary>W0 += s A diag(lambda) B; afterwards Forward runs the dense path only.</summary>
     public void Merge()
