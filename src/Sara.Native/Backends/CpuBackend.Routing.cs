@@ -7,8 +7,6 @@ namespace Sara.Native.Backends;
 // top-k_r ties keep the lower expert index, dropped experts have gate 0 and receive no gradient.
 public sealed unsafe partial class CpuBackend
 {
-    private static Span<float> Row(Tensor t, long r, int cols) => new((void*)(t.Ptr + (nint)(r * cols * sizeof(float))), cols);
-
     protected override void RoutingForwardCore(Tensor h, Tensor wg, Tensor bg, Tensor lambdas, int topK,
         Tensor gates, Tensor lamEff, Tensor z)
     {
@@ -18,11 +16,11 @@ public sealed unsafe partial class CpuBackend
         var keep = new bool[e];
         for (var r = 0; r < t; r++)
         {
-            var hr = Row(h, r, k);
-            for (var x = 0; x < e; x++) p[x] = TensorPrimitives.Dot(hr, Row(wg, x, k)) + b[x];
+            var hr = Row(h, r);
+            for (var x = 0; x < e; x++) p[x] = TensorPrimitives.Dot(hr, Row(wg, x)) + b[x];
             KeptExperts(p, topK, keep);
             var max = TensorPrimitives.Max(p);
-            var g = Row(gates, r, e);
+            var g = Row(gates, r);
             float total = 0;
             for (var x = 0; x < e; x++)
             {
@@ -30,14 +28,14 @@ public sealed unsafe partial class CpuBackend
                 total += g[x];
             }
             var inv = 1f / total;
-            var lam = Row(lamEff, r, k);
+            var lam = Row(lamEff, r);
             lam.Clear();
             for (var x = 0; x < e; x++)
             {
                 g[x] *= inv;
-                if (g[x] != 0f) TensorPrimitives.MultiplyAdd(Row(lambdas, x, k), g[x], lam, lam);
+                if (g[x] != 0f) TensorPrimitives.MultiplyAdd(Row(lambdas, x), g[x], lam, lam);
             }
-            TensorPrimitives.Multiply(hr, lam, Row(z, r, k));
+            TensorPrimitives.Multiply(hr, lam, Row(z, r));
         }
     }
 
@@ -76,16 +74,16 @@ public sealed unsafe partial class CpuBackend
         var dg = new float[e];
         for (var r = 0; r < t; r++)
         {
-            Span<float> dzr = Row(dz, r, k), hr = Row(h, r, k), g = Row(gates, r, e), dhr = Row(dh, r, k);
+            Span<float> dzr = Row(dz, r), hr = Row(h, r), g = Row(gates, r), dhr = Row(dh, r);
             TensorPrimitives.Multiply(dzr, hr, dlam);
-            for (var x = 0; x < e; x++) dg[x] = TensorPrimitives.Dot(dlam, Row(lambdas, x, k)) + coef[x];
+            for (var x = 0; x < e; x++) dg[x] = TensorPrimitives.Dot(dlam, Row(lambdas, x)) + coef[x];
             var s = TensorPrimitives.Dot(g, dg);
-            TensorPrimitives.Multiply(dzr, Row(lamEff, r, k), dhr);
+            TensorPrimitives.Multiply(dzr, Row(lamEff, r), dhr);
             for (var x = 0; x < e; x++)
             {
                 if (g[x] == 0f) continue;   // dropped expert: no gradient
                 var dp = g[x] * (dg[x] - s);
-                TensorPrimitives.MultiplyAdd(Row(wg, x, k), dp, dhr, dhr);
+                TensorPrimitives.MultiplyAdd(Row(wg, x), dp, dhr, dhr);
                 var lamRow = lamPart.AsSpan(x * k, k);
                 var wgRow = wgPart.AsSpan(x * k, k);
                 TensorPrimitives.MultiplyAdd(dlam, g[x], lamRow, lamRow);
@@ -124,7 +122,7 @@ public sealed unsafe partial class CpuBackend
         Array.Clear(sums);
         for (var r = 0; r < t; r++)
         {
-            var g = Row(gates, r, e);
+            var g = Row(gates, r);
             var top = 0;
             for (var x = 1; x < e; x++)
                 if (g[x] > g[top]) top = x;   // strict: ties keep the lower index
