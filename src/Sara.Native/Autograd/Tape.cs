@@ -17,11 +17,7 @@ public sealed class Tape
     public void Record(Action backward) => _backward.Add(backward);
 
     /// <summary>Adds an externally computed dLoss/dOutput (e.g. from another framework's loss) before <see cref="Backward"/>.</summary>
-    public void Seed(Variable output, Tensors.Tensor grad)
-    {
-        var (target, beta) = output.GradTarget(this);
-        output.Value.Backend.Axpby(1f, grad, beta, target);
-    }
+    public void Seed(Variable output, Tensors.Tensor grad) => output.AddToGrad(this, grad);
 
     public void Backward()
     {

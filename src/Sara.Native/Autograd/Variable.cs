@@ -46,21 +46,27 @@ public sealed class Variable : IDisposable
         return (_grad, beta);
     }
 
+    /// <summary>Adds <paramref name="grad"/> to this pass's gradient (the first write in the pass overwrites).</summary>
+    public void AddToGrad(Tape tape, Tensor grad)
+    {
+        var (target, beta) = GradTarget(tape);
+        Value.Backend.Axpby(1f, grad, beta, target);
+    }
+
     /// <summary>
     /// For ops whose kernels write a gradient without a beta: <paramref name="write"/> fills the buffer it is given; on a
     /// second write in the same pass that buffer is a scratch tensor that is then added to the gradient.
     /// </summary>
     public void WriteGrad(Tape tape, Action<Tensor> write)
     {
-        var (grad, beta) = GradTarget(tape);
-        if (beta == 0f)
+        if (!HasGrad(tape))
         {
-            write(grad);
+            write(GradTarget(tape).Grad);
             return;
         }
         using var scratch = Value.Backend.Empty(Value.Shape);
         write(scratch);
-        Value.Backend.Axpby(1f, scratch, 1f, grad);
+        AddToGrad(tape, scratch);
     }
 
     public void Dispose()

@@ -116,15 +116,9 @@ public sealed class MoSaraLinear : IDisposable
         using var dbg = Backend.Empty(Bg.Value.Shape);
         RoutingOps.AdapterBackward(Backend, g, A, B, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.Scale,
             Options.BalanceWeight, dx, dLambdas, dWg, dbg, Options.CheckFinite);
-        Accumulate(tape, Lambdas, dLambdas);
-        Accumulate(tape, Wg, dWg);
-        Accumulate(tape, Bg, dbg);
-    }
-
-    private void Accumulate(Tape tape, Variable p, Tensor grad)
-    {
-        var (target, beta) = p.GradTarget(tape);
-        Backend.Axpby(1f, grad, beta, target);
+        Lambdas.AddToGrad(tape, dLambdas);
+        Wg.AddToGrad(tape, dWg);
+        Bg.AddToGrad(tape, dbg);
     }
 
     /// <summary>Always refused: Mo-SARA's singular-value scaling depends on the input through the router.</summary>
