@@ -1,4 +1,5 @@
 using Sara.Native.Backends;
+using Sara.Tests.DeviceCheck.Parity;
 using Sara.Tests.Support;
 
 namespace Sara.Tests.Kernels;
@@ -12,13 +13,6 @@ public class ElementwiseAndReductionTests
         from d in TestDevices.Emulated from s in Shapes
         select new TestCaseData(d, s.Rows, s.Cols).SetArgDisplayNames(d, $"{s.Rows}x{s.Cols}");
 
-    private static Native.Tensors.Tensor Poisoned(Backend b, params int[] shape)
-    {
-        var t = b.Empty(shape);
-        b.Fill(t, float.NaN);
-        return t;
-    }
-
     [TestCaseSource(nameof(Cases))]
     public void ColumnSumAddRowVectorScaleColumnsAxpby(string device, int rows, int cols)
     {
@@ -28,7 +22,7 @@ public class ElementwiseAndReductionTests
         using var x = backend.FromArray(xs, rows, cols);
         using var vec = backend.FromArray(v, cols);
 
-        using var sum = Poisoned(backend, cols);
+        using var sum = Poison.Tensor(backend, cols);
         backend.ColumnSum(x, sum);
         // Column sums of random signs may cancel: judged against the sums of |x| (the float32 summation error scale).
         var absSum = Oracle.ColumnSum(Oracle.Abs(xs), rows, cols);
@@ -43,7 +37,7 @@ public class ElementwiseAndReductionTests
         backend.AddRowVector(y, vec);
         Oracle.AssertClose(y.ToArray(), Oracle.AddRowVector(Oracle.D(ys), rows, cols, Oracle.D(v)), 1e-6, "add row vector");
 
-        using var scaled = Poisoned(backend, rows, cols);
+        using var scaled = Poison.Tensor(backend, rows, cols);
         backend.ScaleColumns(x, vec, scaled);
         Oracle.AssertClose(scaled.ToArray(), Oracle.ScaleColumns(Oracle.D(xs), rows, cols, Oracle.D(v)), 1e-6, "scale columns");
 
@@ -52,7 +46,7 @@ public class ElementwiseAndReductionTests
         var want = Oracle.D(ys).Select((yv, i) => 0.3 * xs[i] - 1.5 * yv).ToArray();
         Oracle.AssertClose(z.ToArray(), want, 1e-6, "axpby");
 
-        using var w = Poisoned(backend, rows, cols);
+        using var w = Poison.Tensor(backend, rows, cols);
         backend.Axpby(2f, x, 0f, w);   // beta 0 must not read the poisoned output
         Oracle.AssertClose(w.ToArray(), Oracle.D(xs).Select(a => 2 * a).ToArray(), 1e-6, "axpby beta 0");
     }
@@ -64,7 +58,7 @@ public class ElementwiseAndReductionTests
         var r = new Rand();
         float[] xs = r.Normal(rows * cols), dys = r.Normal(rows * cols), dx0 = r.Normal(rows * cols);
         using var x = backend.FromArray(xs, rows, cols);
-        using var y = Poisoned(backend, rows, cols);
+        using var y = Poison.Tensor(backend, rows, cols);
         backend.Relu(x, y);
         Oracle.AssertClose(y.ToArray(), xs.Select(v => Math.Max((double)v, 0)).ToArray(), 1e-7, "relu");
         using var dy = backend.FromArray(dys, rows, cols);
@@ -82,7 +76,7 @@ public class ElementwiseAndReductionTests
         float[] ps = r.Normal(rows * cols), ts = r.Normal(rows * cols);
         using var p = backend.FromArray(ps, rows, cols);
         using var t = backend.FromArray(ts, rows, cols);
-        using var g = Poisoned(backend, rows, cols);
+        using var g = Poison.Tensor(backend, rows, cols);
         var loss = backend.MseLoss(p, t, g);
         var n = (double)ps.Length;
         var wantLoss = ps.Select((v, i) => (v - (double)ts[i]) * (v - (double)ts[i])).Sum() / n;
@@ -90,7 +84,7 @@ public class ElementwiseAndReductionTests
         Oracle.AssertClose(g.ToArray(), ps.Select((v, i) => 2 * (v - (double)ts[i]) / n).ToArray(), 1e-6, "mse gradient");
 
         var labels = Enumerable.Range(0, rows).Select(_ => r.Int(0, cols)).ToArray();
-        using var gl = Poisoned(backend, rows, cols);
+        using var gl = Poison.Tensor(backend, rows, cols);
         var ce = backend.SoftmaxCrossEntropy(p, labels, gl);
         var (wantCe, wantGrad) = SoftmaxXentOracle(ps, labels, rows, cols);
         Assert.That(Math.Abs(ce - wantCe) / Math.Max(wantCe, 1e-12), Is.LessThan(1e-5), $"cross-entropy value {ce} vs {wantCe}");

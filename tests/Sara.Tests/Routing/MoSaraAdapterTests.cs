@@ -1,6 +1,6 @@
 using Sara.Native.Ops;
+using Sara.Tests.DeviceCheck.Parity;
 using Sara.Tests.Support;
-using static Sara.Tests.Routing.RoutingParityTests;
 
 namespace Sara.Tests.Routing;
 
@@ -28,10 +28,10 @@ public class MoSaraAdapterTests
         using var bg = backend.FromArray(router.Bg, e);
         using var lambdas = backend.FromArray(router.Lambda, e, k);
         using var y = backend.FromArray(y0, t, m);
-        using var h = Poisoned(backend, t, k);
-        using var gates = Poisoned(backend, t, e);
-        using var lamEff = Poisoned(backend, t, k);
-        using var z = Poisoned(backend, t, k);
+        using var h = Poison.Tensor(backend, t, k);
+        using var gates = Poison.Tensor(backend, t, e);
+        using var lamEff = Poison.Tensor(backend, t, k);
+        using var z = Poison.Tensor(backend, t, k);
         RoutingOps.AdapterForward(backend, x, a, b, wg, bg, lambdas, topK, scale, y, h, gates, lamEff, z);
         var yRef = Oracle.Add(Oracle.D(y0), Oracle.MatMul(f.Z, t, k, false, Oracle.D(as_), m, k, true), scale);
         // The same computations on absolute values (gates held): the cancellation-aware floor of Oracle.RelErr.
@@ -43,9 +43,9 @@ public class MoSaraAdapterTests
 
         using var g = backend.FromArray(gs, t, m);
         using var dx = backend.FromArray(dx0, t, n);
-        using var dLambdas = Poisoned(backend, e, k);
-        using var dWg = Poisoned(backend, e, k);
-        using var dbg = Poisoned(backend, e);
+        using var dLambdas = Poison.Tensor(backend, e, k);
+        using var dWg = Poison.Tensor(backend, e, k);
+        using var dbg = Poison.Tensor(backend, e);
         RoutingOps.AdapterBackward(backend, g, a, b, h, wg, lambdas, gates, lamEff, topK, scale, beta, dx, dLambdas, dWg, dbg);
 
         var dz = Oracle.MatMul(Oracle.D(gs), t, m, false, Oracle.D(as_), m, k, false);

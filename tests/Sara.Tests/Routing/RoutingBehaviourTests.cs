@@ -1,6 +1,6 @@
 using Sara.Native.Backends;
+using Sara.Tests.DeviceCheck.Parity;
 using Sara.Tests.Support;
-using static Sara.Tests.Routing.RoutingParityTests;
 
 namespace Sara.Tests.Routing;
 
@@ -25,9 +25,9 @@ public class RoutingBehaviourTests
         using var wg = backend.FromArray(wgs, e, k);
         using var bg = backend.FromArray(bgs, e);
         using var lambdas = backend.FromArray(lams, e, k);
-        using var gates = Poisoned(backend, t, e);
-        using var lamEff = Poisoned(backend, t, k);
-        using var z = Poisoned(backend, t, k);
+        using var gates = Poison.Tensor(backend, t, e);
+        using var lamEff = Poison.Tensor(backend, t, k);
+        using var z = Poison.Tensor(backend, t, k);
 
         foreach (var (topK, kept) in new[] { (1, new[] { 10 }), (2, [10, 40]), (3, [10, 40, 50]), (5, [0, 1, 10, 40, 50]) })
         {
@@ -61,13 +61,13 @@ public class RoutingBehaviourTests
 
         float[][] RunOnce()
         {
-            using var gates = Poisoned(backend, t, e);
-            using var lamEff = Poisoned(backend, t, k);
-            using var z = Poisoned(backend, t, k);
-            using var dh = Poisoned(backend, t, k);
-            using var dLambdas = Poisoned(backend, e, k);
-            using var dWg = Poisoned(backend, e, k);
-            using var dbg = Poisoned(backend, e);
+            using var gates = Poison.Tensor(backend, t, e);
+            using var lamEff = Poison.Tensor(backend, t, k);
+            using var z = Poison.Tensor(backend, t, k);
+            using var dh = Poison.Tensor(backend, t, k);
+            using var dLambdas = Poison.Tensor(backend, e, k);
+            using var dWg = Poison.Tensor(backend, e, k);
+            using var dbg = Poison.Tensor(backend, e);
             backend.RoutingForward(h, wg, bg, lambdas, topK, gates, lamEff, z);
             backend.RoutingBackward(dz, h, wg, lambdas, gates, lamEff, topK, 0.3f, dh, dLambdas, dWg, dbg);
             var s = backend.RouterStatistics(gates);
@@ -123,9 +123,9 @@ public class RoutingBehaviourTests
         using var lambdas = backend.FromArray(r.Normal(e * k), e, k);
         using var gates = backend.Empty(0, e);
         using var lamEff = backend.Empty(0, k);
-        using var dLambdas = Poisoned(backend, e, k);
-        using var dWg = Poisoned(backend, e, k);
-        using var dbg = Poisoned(backend, e);
+        using var dLambdas = Poison.Tensor(backend, e, k);
+        using var dWg = Poison.Tensor(backend, e, k);
+        using var dbg = Poison.Tensor(backend, e);
         backend.RoutingBackward(h, h, wg, lambdas, gates, lamEff, 0, 0.5f, lamEff, dLambdas, dWg, dbg);
         Assert.That(dLambdas.ToArray(), Is.All.EqualTo(0f));
         Assert.That(dWg.ToArray(), Is.All.EqualTo(0f));

@@ -32,11 +32,4 @@ public class RoutingParityTests
         using var backend = TestDevices.Create(device);
         ParityAssert.AllPass(RoutingParity.Run(backend, t, e, k, topK, beta, new Rand()));
     }
-
-    internal static Native.Tensors.Tensor Poisoned(Backend backend, params int[] shape)
-    {
-        var t = backend.Empty(shape);
-        backend.Fill(t, float.NaN);
-        return t;
-    }
 }
