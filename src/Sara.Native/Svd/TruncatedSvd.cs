@@ -18,7 +18,7 @@ public static class TruncatedSvd
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(options);
-        CheckWeight(backend, w);
+        Check.Matrix(backend, w, nameof(w));
         options.Validate();
         int m = w.Rows, n = w.Cols, r = Math.Min(m, n), k = options.Rank;
         if (k > r) throw new ArgumentOutOfRangeException(nameof(options), $"Rank {k} exceeds min(m, n) = {r} of w {w.ShapeText}.");
@@ -70,7 +70,7 @@ public static class TruncatedSvd
     public static float[] ExactSingularValues(Backend backend, Tensor w)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        CheckWeight(backend, w);
+        Check.Matrix(backend, w, nameof(w));
         return backend.ExactSvdValues(w);
     }
 
@@ -92,15 +92,6 @@ public static class TruncatedSvd
         backend.Cholesky(s.Gram, s.Factor, shift);
         backend.TriangularInverse(s.Factor, s.Inverse);
         backend.Gemm(src, false, s.Inverse, true, dst);
-    }
-
-    private static void CheckWeight(Backend backend, Tensor w)
-    {
-        ArgumentNullException.ThrowIfNull(w);
-        if (w.IsDisposed) throw new ArgumentException($"Tensor 'w' {w.ShapeText} was disposed.", nameof(w));
-        if (!ReferenceEquals(w.Backend, backend))
-            throw new ArgumentException($"Tensor 'w' lives on backend '{w.Backend.Name}', not '{backend.Name}'.", nameof(w));
-        if (w.Rank != 2) throw new ArgumentException($"'w' must be a 2-D m x n matrix; got {w.ShapeText}.", nameof(w));
     }
 
     /// <summary>The l x l work matrices of one CholeskyQR pass.</summary>
