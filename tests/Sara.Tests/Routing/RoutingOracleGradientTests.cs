@@ -42,7 +42,7 @@ public class RoutingOracleGradientTests
                 var down = Loss();
                 param[i] = keep;
                 var fd = (up - down) / (2 * eps);
-                Assert.That(Math.Abs(fd - analytic[i]), Is.LessThan(1e-6 * (scale + Math.Abs(analytic[i]))),
+                Assert.That(Math.Abs(fd - analytic[i]), Is.Not.NaN.And.LessThan(1e-6 * (scale + Math.Abs(analytic[i]))),
                     $"d loss / d {name}[{i}]: analytic {analytic[i]:E6}, finite difference {fd:E6}");
             }
         }

@@ -103,17 +103,19 @@ public static class Oracle
     public static double[] Abs(float[] a) => Array.ConvertAll(a, v => (double)Math.Abs(v));
 
 #if !SARA_DEVICE_CHECK   // bench/Sara.DeviceCheck compiles this file without NUnit
+    // Every "less than" in these tests is written Is.Not.NaN.And.LessThan: NUnit's Is.LessThan passes NaN (it compares
+    // with double.CompareTo, where NaN sorts below every number), so a NaN error would otherwise pass as accurate.
     public static void AssertClose(float[] got, double[] want, double tol, string what)
     {
         var e = RelErr(got, want);
-        Assert.That(e, Is.LessThan(tol), $"{what}: relative error {e:E3} (tolerance {tol:E1})");
+        Assert.That(e, Is.Not.NaN.And.LessThan(tol), $"{what}: relative error {e:E3} (tolerance {tol:E1})");
     }
 
     /// <summary>Like <see cref="AssertClose(float[], double[], double, string)"/> with the cancellation-aware floor (<see cref="RelErr(float[], double[], double[])"/>).</summary>
     public static void AssertClose(float[] got, double[] want, double[] absWant, double tol, string what)
     {
         var e = RelErr(got, want, absWant);
-        Assert.That(e, Is.LessThan(tol), $"{what}: relative error {e:E3} (tolerance {tol:E1}; reference norm floored at 0.1 x |terms|)");
+        Assert.That(e, Is.Not.NaN.And.LessThan(tol), $"{what}: relative error {e:E3} (tolerance {tol:E1}; reference norm floored at 0.1 x |terms|)");
     }
 #endif
 }
