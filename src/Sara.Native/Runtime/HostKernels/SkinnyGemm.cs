@@ -1,0 +1,196 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sara.Native.Runtime.HostKernels;
+
+/// <summary>
+/// Row-major C = alpha op(A) op(B) + beta C for the GEMMs where one dimension is a rank (at most <see cref="MaxRank"/>):
+/// the adapter's rank-k products (DESIGN 1.2), which OpenBLAS runs well below its square-GEMM rate. Three forms, each on
+/// an AVX-512 micro-kernel, split over the cores by output rows or columns only (never over the summed dimension),
+/// so results are bitwise the same for any thread count:
+/// <list type="bullet">
+/// <item>expand, inner dimension k: C (M x N) = alpha L (M x k) R (k x N) + beta C (Y += s Z A^T, dX += dH B);</item>
+/// <item>dot, few output columns: C (M x k) = alpha L (M x K) R^T, R: k x K (H = X B^T, dZ = G A);</item>
+/// <item>reduce, summed over tokens: D (k x N) = alpha L^T M + beta D, L: T x k, M: T x N (dB = dH^T X;
+/// dA = G^T Z through its transpose).</item>
+/// </list>
+/// Anything else returns false and goes to OpenBLAS. Floor: each operand read once from memory (see bench/README.md).
+/// </summary>
+public static unsafe class SkinnyGemm
+{
+    /// <summary>Largest rank dimension these kernels take; beyond it OpenBLAS's blocking wins.</summary>
+    public const int MaxRank = 256;
+
+    /// <summary>Largest small operand (floats) the dot form keeps in L2 while it streams the large one.</summary>
+    private const long MaxDotOperand = 256 * 1024;
+
+    private const int Lanes = OuterTiles.Lanes;
+    private const int TokenChunk = 128;
+    private const long SerialFlops = 1L << 21;
+
+    /// <summary>True on CPUs with AVX-512F (the kernels' instruction set).</summary>
+    public static bool IsSupported => Avx512F.IsSupported;
+
+    /// <summary>Route rank-k GEMMs here (default on AVX-512 CPUs; SARA_CPU_SKINNY_GEMM=0 turns it off).</summary>
+    public static bool Enabled { get; set; } = IsSupported && Environment.GetEnvironmentVariable("SARA_CPU_SKINNY_GEMM") != "0";
+
+    /// <summary>Most threads one call uses (default: the logical cores). Results do not depend on it.</summary>
+    public static int MaxThreads
+    {
+        get => _maxThreads;
+        set => _maxThreads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "At least one thread.");
+    }
+
+    private static int _maxThreads = Environment.ProcessorCount;
+
+    /// <summary>Runs the GEMM if its shape is one of the three forms; false leaves C untouched.</summary>
+    public static bool TryRun(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb,
+        float beta, nint c, int ldc)
+    {
+        if (!Enabled || m <= 0 || n <= 0 || k <= 0) return false;
+        float* pa = (float*)a, pb = (float*)b, pc = (float*)c;
+        if (!transA && k <= MaxRank)
+        {
+            if (!transB) Expand(pa, lda, pb, ldb, pc, ldc, m, n, k, alpha, beta);
+            else WithTranspose(pb, ldb, n, k, r => Expand(pa, lda, (float*)r, n, pc, ldc, m, n, k, alpha, beta));
+            return true;
+        }
+        if (!transA && n <= MaxRank && (long)n * k <= MaxDotOperand)
+        {
+            if (transB) Dot(pa, lda, pb, ldb, pc, ldc, m, n, k, alpha, beta);
+            else WithTranspose(pb, ldb, k, n, r => Dot(pa, lda, (float*)r, k, pc, ldc, m, n, k, alpha, beta));
+            return true;
+        }
+        // Reduce: the small side of C becomes the broadcast rows, the other side the vector columns.
+        if (transA && !transB && m <= MaxRank && (m <= n || n > MaxRank))
+        {
+            Reduce(pa, lda, pb, ldb, pc, ldc, m, n, k, alpha, beta);
+            return true;
+        }
+        if (transA && !transB && n <= MaxRank)
+        {
+            // C = alpha A^T B with C tall and thin: form D = B^T A (n x m, the reduce form), then C = alpha D^T + beta C.
+            var d = (float*)NativeMemory.AlignedAlloc((nuint)((long)n * m * sizeof(float)), 64);
+            try
+            {
+                Reduce(pb, ldb, pa, lda, d, m, n, m, k, 1f, 0f);
+                for (var i = 0; i < m; i++)
+                for (var j = 0; j < n; j++)
+                {
+                    var dst = pc + (nint)i * ldc + j;
+                    *dst = beta == 0f ? alpha * d[(nint)j * m + i] : alpha * d[(nint)j * m + i] + beta * *dst;
+                }
+            }
+            finally { NativeMemory.AlignedFree(d); }
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>C (m x n) = alpha L (m x k) R (k x n) + beta C; split by rows.</summary>
+    private static void Expand(float* l, nint ldl, float* r, nint ldr, float* c, nint ldc, int m, int n, int k,
+        float alpha, float beta)
+    {
+        var (nl, nr, nc) = ((nint)l, (nint)r, (nint)c);
+        var parts = Parts(2L * m * n * k, m / 4);
+        ForParts(parts, p =>
+        {
+            var (i0, i1) = Split(m, parts, p, 4);
+            float* lp = (float*)nl, rp = (float*)nr, cp = (float*)nc;
+            var full = n - n % Lanes;
+            // Rows outer: C streams through once, row block by row block (column strips outer ran 2x slower once C
+            // came from memory); R (k x n) stays in L2.
+            for (var i = i0; i < i1; i += 4)
+            for (var col = 0; col < full; col += 6 * Lanes)
+                OuterTiles.Run(Math.Min(4, i1 - i), Math.Min(6, (full - col) / Lanes), lp + i * ldl, ldl, 1, rp + col, ldr, k,
+                    cp + i * ldc + col, ldc, alpha, beta);
+            if (full < n)
+                OuterTiles.ScalarColumns(i1 - i0, full, n, lp + i0 * ldl, ldl, 1, rp, ldr, k, cp + i0 * ldc, ldc, alpha, beta);
+        });
+    }
+
+    /// <summary>C (m x n) = alpha L (m x k) R^T + beta C with R: n x k; split by rows.</summary>
+    private static void Dot(float* l, nint ldl, float* r, nint ldr, float* c, nint ldc, int m, int n, int k,
+        float alpha, float beta)
+    {
+        var (nl, nr, nc) = ((nint)l, (nint)r, (nint)c);
+        var parts = Parts(2L * m * n * k, m / 4);
+        ForParts(parts, p =>
+        {
+            var (i0, i1) = Split(m, parts, p, 4);
+            float* lp = (float*)nl, rp = (float*)nr, cp = (float*)nc;
+            var tiles = (n + 5) / 6;
+            for (var i = i0; i < i1; i += 4)
+            for (var t = 0; t < tiles; t++)
+            {
+                // Column tiles of even width (32 = 6+6+5+5+5+5, not 6+6+6+6+6+2): a narrow tile wastes loads.
+                int j = n * t / tiles, width = n * (t + 1) / tiles - j;
+                DotTiles.Run(Math.Min(4, i1 - i), width, lp + i * ldl, ldl, rp + j * ldr, ldr, k,
+                    cp + i * ldc + j, ldc, alpha, beta);
+            }
+        });
+    }
+
+    /// <summary>D (rows x n) = alpha L^T M + beta D with L: t x rows, M: t x n; split by columns, tokens in chunks.</summary>
+    private static void Reduce(float* l, nint ldl, float* mm, nint ldm, float* d, nint ldd, int rows, int n, int t,
+        float alpha, float beta)
+    {
+        var (nl, nm, nd) = ((nint)l, (nint)mm, (nint)d);
+        var full = n - n % Lanes;
+        var parts = Parts(2L * rows * n * t, full / Lanes);
+        ForParts(parts, p =>
+        {
+            var (c0, c1) = Split(full / Lanes, parts, p, 1);
+            (c0, c1) = (c0 * Lanes, c1 * Lanes);
+            float* lp = (float*)nl, mp = (float*)nm, dp = (float*)nd;
+            for (var t0 = 0; t0 < t; t0 += TokenChunk)
+            {
+                var steps = Math.Min(TokenChunk, t - t0);
+                var b = t0 == 0 ? beta : 1f;
+                for (var col = c0; col < c1; col += 6 * Lanes)
+                {
+                    var vectors = Math.Min(6, (c1 - col) / Lanes);
+                    for (var j = 0; j < rows; j += 4)
+                        OuterTiles.Run(Math.Min(4, rows - j), vectors, lp + t0 * ldl + j, 1, ldl, mp + t0 * ldm + col, ldm,
+                            steps, dp + j * ldd + col, ldd, alpha, b);
+                }
+            }
+            if (p == parts - 1 && full < n)
+                OuterTiles.ScalarColumns(rows, full, n, lp, 1, ldl, mp, ldm, t, dp, ldd, alpha, beta);
+        });
+    }
+
+    /// <summary>Runs body on the transpose (cols x rows, dense) of a rows x cols matrix.</summary>
+    private static void WithTranspose(float* src, nint lds, int rows, int cols, Action<nint> body)
+    {
+        var dst = (float*)NativeMemory.AlignedAlloc((nuint)((long)rows * cols * sizeof(float)), 64);
+        try
+        {
+            // Blocks of 32 source rows: sequential writes, reads from L1. Writing with a stride of whole rows aliases in
+            // L1 when rows is a multiple of 1024 and ran 10x slower.
+            for (var i0 = 0; i0 < rows; i0 += 32)
+            for (var j = 0; j < cols; j++)
+            for (int i = i0, end = Math.Min(rows, i0 + 32); i < end; i++)
+                dst[(nint)j * rows + i] = src[i * lds + j];
+            body((nint)dst);
+        }
+        finally { NativeMemory.AlignedFree(dst); }
+    }
+
+    private static int Parts(long flops, int units) =>
+        flops < SerialFlops ? 1 : Math.Max(1, Math.Min(_maxThreads, units));
+
+    /// <summary>Part p of [0, count) in multiples of align (the last part takes the rest).</summary>
+    private static (int From, int To) Split(int count, int parts, int p, int align)
+    {
+        var per = (count / parts + align - 1) / align * align;
+        var from = Math.Min(count, p * per);
+        return (from, p == parts - 1 ? count : Math.Min(count, from + per));
+    }
+
+    private static void ForParts(int parts, Action<int> body)
+    {
+        if (parts == 1) body(0);
+        else Parallel.For(0, parts, body);
+    }
+}

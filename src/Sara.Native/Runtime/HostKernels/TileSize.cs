@@ -1,0 +1,17 @@
+namespace Sara.Native.Runtime.HostKernels;
+
+/// <summary>
+/// A tile dimension known when the JIT compiles a kernel: each struct below gives one value, and a kernel generic
+/// over it (TRows, TCols) gets its own machine code in which the unused accumulators are removed as dead code.
+/// </summary>
+internal interface ITileSize
+{
+    static abstract int Value { get; }
+}
+
+internal struct Size1 : ITileSize { public static int Value => 1; }
+internal struct Size2 : ITileSize { public static int Value => 2; }
+internal struct Size3 : ITileSize { public static int Value => 3; }
+internal struct Size4 : ITileSize { public static int Value => 4; }
+internal struct Size5 : ITileSize { public static int Value => 5; }
+internal struct Size6 : ITileSize { public static int Value => 6; }
