@@ -35,7 +35,15 @@ public sealed class NativeLibraryMissingException : DllNotFoundException
 /// </summary>
 public static class NativeLibraries
 {
-    private sealed record Candidate(string[] Names, string Install);
+    private sealed record Candidate(string[] Names, string Install, (string Name, string Value)[]? Defaults = null);
+
+    /// <summary>
+    /// OpenBLAS's worker threads spin (sched_yield) for 2^28 cycles after each call before they sleep: on a 2-core
+    /// machine they then take the second core from whatever runs next (our rank-k kernels ran at half speed after every
+    /// OpenBLAS GEMM). 2^16 cycles (~20 us) keeps back-to-back calls cheap. Set before the library loads (it reads its
+    /// environment once); a value already in the environment wins.
+    /// </summary>
+    private static readonly (string, string)[] OpenBlasDefaults = [("OPENBLAS_THREAD_TIMEOUT", "16")];
 
     private static readonly Dictionary<string, Candidate> Candidates = new()
     {
@@ -48,9 +56,10 @@ public static class NativeLibraries
         [Lib.Nvrtc] = new(["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"],
             "Install NVRTC (Debian non-free: apt-get install libnvrtc11.2 libnvrtc-builtins11.8; NVIDIA: cuda-nvrtc-12-x)."),
         [Lib.OpenBlas] = new(["libopenblas.so.0", "libopenblas.so"],
-            "Install OpenBLAS (Debian: apt-get install libopenblas0)."),
+            "Install OpenBLAS (Debian: apt-get install libopenblas0).", OpenBlasDefaults),
+        // LAPACKE loads OpenBLAS as its BLAS, so it gets the same defaults.
         [Lib.Lapacke] = new(["liblapacke.so.3", "liblapacke.so"],
-            "Install LAPACKE (Debian: apt-get install liblapacke)."),
+            "Install LAPACKE (Debian: apt-get install liblapacke).", OpenBlasDefaults),
         [Lib.Emulator] = new([],
             "Build the CUDA emulator with `./build.sh --target=Emulator` (needs g++ and cmake), or set SARA_EMU_LIBRARY to its path."),
     };
@@ -103,6 +112,7 @@ public static class NativeLibraries
             if (!Candidates.TryGetValue(logicalName, out var c))
                 throw new ArgumentException($"Unknown native library '{logicalName}'.", nameof(logicalName));
             var names = Probe(logicalName, c);
+            foreach (var (name, value) in c.Defaults ?? []) Libc.SetEnv(name, value, overwrite: 0);
             foreach (var n in names)
             {
                 if (NativeLibrary.TryLoad(n, out h)) { Loaded[logicalName] = h; return h; }

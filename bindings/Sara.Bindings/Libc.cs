@@ -1,0 +1,17 @@
+using System.Runtime.InteropServices;
+
+namespace Sara.Bindings;
+
+/// <summary>The C library calls the runtime needs (glibc, always present on Linux).</summary>
+public static partial class Libc
+{
+    /// <summary>madvise advice: back this range with transparent huge pages when the kernel allows it.</summary>
+    public const int MadvHugePage = 14;
+
+    [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
+    public static partial int Madvise(nint address, nuint length, int advice);
+
+    /// <summary>Sets a variable in the process's native environment (what getenv in native libraries sees).</summary>
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int SetEnv(string name, string value, int overwrite);
+}
