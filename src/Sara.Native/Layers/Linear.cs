@@ -55,12 +55,29 @@ public sealed class Linear : IDisposable
     /// <summary>Y = X W^T + b: the frozen path that SARA layers share with this baseline, so their outputs agree bit for bit.</summary>
     internal static Tensor DenseForward(Backend backend, Tensor x, Tensor w, Tensor? bias)
     {
-        if (x.Rank != 2 || x.Cols != w.Cols)
-            throw new ArgumentException($"Input must be T x {w.Cols}; got {x.ShapeText}.", nameof(x));
+        CheckInput(x, w);
         var y = backend.Empty(x.Rows, w.Rows);
         backend.Gemm(x, false, w, true, y);
         if (bias is not null) backend.AddRowVector(y, bias);
         return y;
+    }
+
+    /// <summary>
+    /// Y += X W^T + b. Adapter layers write their rank-k term into Y first and let the large GEMM fold it in through
+    /// beta = 1: one pass over Y instead of a second read-modify-write. With a zero adapter term the result is the
+    /// same bits as <see cref="DenseForward"/> (0 + x = x).
+    /// </summary>
+    internal static void DenseAccumulate(Backend backend, Tensor x, Tensor w, Tensor? bias, Tensor y)
+    {
+        CheckInput(x, w);
+        backend.Gemm(x, false, w, true, y, 1f, 1f);
+        if (bias is not null) backend.AddRowVector(y, bias);
+    }
+
+    internal static void CheckInput(Tensor x, Tensor w)
+    {
+        if (x.Rank != 2 || x.Cols != w.Cols)
+            throw new ArgumentException($"Input must be T x {w.Cols}; got {x.ShapeText}.", nameof(x));
     }
 
     public void Dispose()

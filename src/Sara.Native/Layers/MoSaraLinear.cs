@@ -83,15 +83,18 @@ public sealed class MoSaraLinear : IDisposable
 
     public Variable Forward(Tape tape, Variable x)
     {
-        var y = Linear.DenseForward(Backend, x.Value, W0, Bias);
-        var output = new Variable(y, true);
+        Linear.CheckInput(x.Value, W0);
         int t = x.Value.Rows, k = K, e = Experts;
+        // The adapter term first; the large GEMM then adds X W0^T into it (beta = 1), one pass over Y.
+        var y = Backend.Empty(t, OutFeatures);
         var h = Backend.Empty(t, k);
         var gates = Backend.Empty(t, e);
         var lamEff = Backend.Empty(t, k);
         var z = Backend.Empty(t, k);
         RoutingOps.AdapterForward(Backend, x.Value, A, B, Wg.Value, Bg.Value, Lambdas.Value, Options.TopK, Options.Scale,
-            y, h, gates, lamEff, z, Options.CheckFinite);
+            y, h, gates, lamEff, z, Options.CheckFinite, beta: 0f);
+        Linear.DenseAccumulate(Backend, x.Value, W0, Bias, y);
+        var output = new Variable(y, true);
         if (Options.CollectRouterStats || Options.BalanceWeight > 0f)
         {
             LastRouterStats = Backend.RouterStatistics(gates);
@@ -106,16 +109,15 @@ public sealed class MoSaraLinear : IDisposable
         if (!output.HasGrad(tape)) return;
         var g = output.Grad!;
         Tensor? dx = null;
-        if (x.RequiresGrad)
-        {
-            (dx, var bx) = x.GradTarget(tape);
-            Backend.Gemm(g, false, W0, false, dx, 1f, bx);
-        }
+        var bx = 0f;
+        if (x.RequiresGrad) (dx, bx) = x.GradTarget(tape);
         using var dLambdas = Backend.Empty(Lambdas.Value.Shape);
         using var dWg = Backend.Empty(Wg.Value.Shape);
         using var dbg = Backend.Empty(Bg.Value.Shape);
+        // dX = dH B first; the large GEMM then folds G W0 in through beta = 1.
         RoutingOps.AdapterBackward(Backend, g, A, B, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.Scale,
-            Options.BalanceWeight, dx, dLambdas, dWg, dbg, Options.CheckFinite);
+            Options.BalanceWeight, dx, dLambdas, dWg, dbg, Options.CheckFinite, dxBeta: bx);
+        if (dx is not null) Backend.Gemm(g, false, W0, false, dx, 1f, 1f);
         Lambdas.AddToGrad(tape, dLambdas);
         Wg.AddToGrad(tape, dWg);
         Bg.AddToGrad(tape, dbg);

@@ -75,16 +75,20 @@ public sealed class SaraLinear : IDisposable
 
     public Variable Forward(Tape tape, Variable x)
     {
-        var y = Linear.DenseForward(Backend, x.Value, W0, Bias?.Value);
-        var output = new Variable(y, true);
         if (IsMerged)
         {
-            tape.Record(() => DenseInputGrad(tape, output, x));
-            return output;
+            var merged = new Variable(Linear.DenseForward(Backend, x.Value, W0, Bias?.Value), true);
+            tape.Record(() => DenseInputGrad(tape, merged, x));
+            return merged;
         }
+        Linear.CheckInput(x.Value, W0);
+        // The adapter term first; the large GEMM then adds X W0^T into it (beta = 1), one pass over Y.
+        var y = Backend.Empty(x.Value.Rows, OutFeatures);
         var h = Backend.Empty(x.Value.Rows, K);
         var z = Backend.Empty(x.Value.Rows, K);
-        LowRankOps.AdapterForward(Backend, x.Value, A.Value, B.Value, Lambda.Value, Options.Scale, y, h, z);
+        LowRankOps.AdapterForward(Backend, x.Value, A.Value, B.Value, Lambda.Value, Options.Scale, y, h, z, beta: 0f);
+        Linear.DenseAccumulate(Backend, x.Value, W0, Bias?.Value, y);
+        var output = new Variable(y, true);
         tape.Record(() => AdapterBackward(tape, output, x, h, z));
         return output;
     }
