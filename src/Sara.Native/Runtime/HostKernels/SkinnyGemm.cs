@@ -137,10 +137,11 @@ public static unsafe class SkinnyGemm
     {
         var (nl, nm, nd) = ((nint)l, (nint)mm, (nint)d);
         var full = n - n % Lanes;
-        var parts = Parts(2L * rows * n * t, full / Lanes);
+        var parts = Parts(2L * rows * n * t, (full / Lanes + 5) / 6);
         ForParts(parts, p =>
         {
-            var (c0, c1) = Split(full / Lanes, parts, p, 1);
+            // Parts of whole 96-column tiles where possible (a narrower tile wastes loads).
+            var (c0, c1) = Split(full / Lanes, parts, p, 6);
             (c0, c1) = (c0 * Lanes, c1 * Lanes);
             float* lp = (float*)nl, mp = (float*)nm, dp = (float*)nd;
             for (var t0 = 0; t0 < t; t0 += TokenChunk)
@@ -177,8 +178,15 @@ public static unsafe class SkinnyGemm
         finally { NativeMemory.AlignedFree(dst); }
     }
 
+    /// <summary>
+    /// How many parts to cut the output into: one below ~2 MFLOP, else several per thread. On a VM a sleeping worker can
+    /// take 0.1-1 ms to start; with two halves the caller then ran both (no speed-up), with small parts the late worker
+    /// just takes fewer. Parts are fixed by shape, not by timing, so results do not change.
+    /// </summary>
     private static int Parts(long flops, int units) =>
-        flops < SerialFlops ? 1 : Math.Max(1, Math.Min(_maxThreads, units));
+        flops < SerialFlops ? 1 : Math.Max(1, Math.Min(units, PartsPerThread * _maxThreads));
+
+    private const int PartsPerThread = 8;
 
     /// <summary>Part p of [0, count) in multiples of align (the last part takes the rest).</summary>
     private static (int From, int To) Split(int count, int parts, int p, int align)
@@ -190,7 +198,7 @@ public static unsafe class SkinnyGemm
 
     private static void ForParts(int parts, Action<int> body)
     {
-        if (parts == 1) body(0);
-        else Parallel.For(0, parts, body);
+        if (parts == 1 || _maxThreads == 1) for (var p = 0; p < parts; p++) body(p);
+        else Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = _maxThreads }, body);
     }
 }
