@@ -21,4 +21,8 @@ public static partial class OpenBlas
 
     [LibraryImport(Lib.OpenBlas, EntryPoint = "openblas_get_num_threads")]
     public static partial int GetNumThreads();
+
+    /// <summary>The kernel family OpenBLAS picked for this CPU (e.g. "Haswell", "SkylakeX"); a static C string.</summary>
+    [LibraryImport(Lib.OpenBlas, EntryPoint = "openblas_get_corename")]
+    public static partial nint GetCoreName();
 }

@@ -1,6 +1,7 @@
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using Sara.Bindings;
 using Sara.Native.Runtime;
+using Sara.Native.Runtime.HostKernels;
 using Sara.Native.Tensors;
 
 namespace Sara.Native.Backends;
@@ -18,7 +19,10 @@ public sealed unsafe partial class CpuBackend : Backend
 
     public override string Name => "cpu";
 
-    public override string Description => $"cpu ({Environment.ProcessorCount} cores, OpenBLAS {OpenBlas.GetNumThreads()} threads)";
+    public override string Description =>
+        $"cpu ({Environment.ProcessorCount} cores, OpenBLAS {OpenBlas.GetNumThreads()} threads with its " +
+        $"{System.Runtime.InteropServices.Marshal.PtrToStringUTF8(OpenBlas.GetCoreName())} kernels, rank-k GEMMs on " +
+        (SkinnyGemm.Enabled ? "the AVX-512 kernels)" : "OpenBLAS)");
 
     private static Span<float> S(Tensor t) => new((void*)t.Ptr, checked((int)t.Length));
 

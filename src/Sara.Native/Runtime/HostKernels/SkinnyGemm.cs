@@ -179,9 +179,8 @@ public static unsafe class SkinnyGemm
     }
 
     /// <summary>
-    /// How many parts to cut the output into: one below ~2 MFLOP, else several per thread. On a VM a sleeping worker can
-    /// take 0.1-1 ms to start; with two halves the caller then ran both (no speed-up), with small parts the late worker
-    /// just takes fewer. Parts are fixed by shape, not by timing, so results do not change.
+    /// How many parts to cut the output into: one below ~2 MFLOP, else several per thread, so a worker that starts late
+    /// takes fewer parts instead of leaving the caller to run half of them. Parts are fixed by shape, not by timing.
     /// </summary>
     private static int Parts(long flops, int units) =>
         flops < SerialFlops ? 1 : Math.Max(1, Math.Min(units, PartsPerThread * _maxThreads));
@@ -196,9 +195,5 @@ public static unsafe class SkinnyGemm
         return (from, p == parts - 1 ? count : Math.Min(count, from + per));
     }
 
-    private static void ForParts(int parts, Action<int> body)
-    {
-        if (parts == 1 || _maxThreads == 1) for (var p = 0; p < parts; p++) body(p);
-        else Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = _maxThreads }, body);
-    }
+    private static void ForParts(int parts, Action<int> body) => KernelThreads.Run(parts, _maxThreads, body);
 }
