@@ -24,8 +24,8 @@ public unsafe class SkinnyGemmTests
         ("expand", false, false, 300, 277, 19),       // Y += Z A^T shape family: inner k, column tail 5, row tail 0
         ("expand", false, false, 66, 192, 32),        // two full 96-column tiles, row tail 2
         ("expand, B transposed", false, true, 129, 130, 7),
-        ("dot", false, true, 203, 13, 517),           // H = X B^T: shared-dimension tail 5, 13 = 7 + 6 columns
-        ("dot, B packed", false, false, 67, 9, 1031), // dZ = G A
+        ("narrow", false, true, 203, 13, 517),        // H = X B^T: 13 columns padded to 16, row tail 11 (203 = 16 x 12 + 11)
+        ("narrow, B as given", false, false, 67, 48, 1031), // dZ = G A: 48 = 32 + 16 columns, written in place
         ("reduce", true, false, 11, 333, 700),        // dB = dH^T X: token chunks 128 x 5 + 60, column tail 13
         ("reduce, transposed", true, false, 300, 5, 300), // dA = G^T Z
     ];

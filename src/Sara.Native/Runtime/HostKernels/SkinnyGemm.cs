@@ -10,7 +10,7 @@ namespace Sara.Native.Runtime.HostKernels;
 /// so results are bitwise the same for any thread count:
 /// <list type="bullet">
 /// <item>expand, inner dimension k: C (M x N) = alpha L (M x k) R (k x N) + beta C (Y += s Z A^T, dX += dH B);</item>
-/// <item>dot, few output columns: C (M x k) = alpha L (M x K) R^T, R: k x K (H = X B^T, dZ = G A);</item>
+/// <item>narrow, few output columns: C (M x k) = alpha L (M x K) op(B) + beta C (H = X B^T, dZ = G A);</item>
 /// <item>reduce, summed over tokens: D (k x N) = alpha L^T M + beta D, L: T x k, M: T x N (dB = dH^T X;
 /// dA = G^T Z through its transpose).</item>
 /// </list>
@@ -21,8 +21,8 @@ public static unsafe class SkinnyGemm
     /// <summary>Largest rank dimension these kernels take; beyond it OpenBLAS's blocking wins.</summary>
     public const int MaxRank = 256;
 
-    /// <summary>Largest small operand (floats) the dot form keeps in L2 while it streams the large one.</summary>
-    private const long MaxDotOperand = 256 * 1024;
+    /// <summary>Largest small operand (floats) the narrow form keeps in L2 while it streams the large one.</summary>
+    private const long MaxNarrowOperand = 256 * 1024;
 
     private const int Lanes = OuterTiles.Lanes;
     private const int TokenChunk = 128;
@@ -55,10 +55,9 @@ public static unsafe class SkinnyGemm
             else WithTranspose(pb, ldb, n, k, r => Expand(pa, lda, (float*)r, n, pc, ldc, m, n, k, alpha, beta));
             return true;
         }
-        if (!transA && n <= MaxRank && (long)n * k <= MaxDotOperand)
+        if (!transA && n <= MaxRank && (long)k * n <= MaxNarrowOperand)
         {
-            if (transB) Dot(pa, lda, pb, ldb, pc, ldc, m, n, k, alpha, beta);
-            else WithTranspose(pb, ldb, k, n, r => Dot(pa, lda, (float*)r, k, pc, ldc, m, n, k, alpha, beta));
+            Narrow(pa, lda, pb, ldb, transB, pc, ldc, m, n, k, alpha, beta);
             return true;
         }
         // Reduce: the small side of C becomes the broadcast rows, the other side the vector columns.
@@ -109,26 +108,58 @@ public static unsafe class SkinnyGemm
         });
     }
 
-    /// <summary>C (m x n) = alpha L (m x k) R^T + beta C with R: n x k; split by rows.</summary>
-    private static void Dot(float* l, nint ldl, float* r, nint ldr, float* c, nint ldc, int m, int n, int k,
+    /// <summary>
+    /// C (m x n) = alpha L (m x k) op(B) + beta C for few output columns and a long shared dimension (H = X B^T,
+    /// dZ = G A): op(B) packed as k x n16 (n rounded up to 16, zero columns), tall tiles of 12 rows x 32 columns,
+    /// split by rows. When n is not a multiple of 16 the tiles write a padded scratch C and only n columns are kept.
+    /// </summary>
+    private static void Narrow(float* l, nint ldl, float* b, nint ldb, bool transB, float* c, nint ldc, int m, int n, int k,
         float alpha, float beta)
     {
-        var (nl, nr, nc) = ((nint)l, (nint)r, (nint)c);
-        var parts = Parts(2L * m * n * k, m / 4);
-        ForParts(parts, p =>
+        var n16 = (n + Lanes - 1) / Lanes * Lanes;
+        var packed = transB || n16 != n;
+        var r = packed ? (float*)NativeMemory.AlignedAlloc((nuint)((long)k * n16 * sizeof(float)), 64) : b;
+        var direct = n16 == n;
+        var scratch = direct ? null : (float*)NativeMemory.AlignedAlloc((nuint)((long)m * n16 * sizeof(float)), 64);
+        try
         {
-            var (i0, i1) = Split(m, parts, p, 4);
-            float* lp = (float*)nl, rp = (float*)nr, cp = (float*)nc;
-            var tiles = (n + 5) / 6;
-            for (var i = i0; i < i1; i += 4)
-            for (var t = 0; t < tiles; t++)
+            var ldr = packed ? n16 : ldb;
+            if (packed)
             {
-                // Column tiles of even width (32 = 6+6+5+5+5+5, not 6+6+6+6+6+2): a narrow tile wastes loads.
-                int j = n * t / tiles, width = n * (t + 1) / tiles - j;
-                DotTiles.Run(Math.Min(4, i1 - i), width, lp + i * ldl, ldl, rp + j * ldr, ldr, k,
-                    cp + i * ldc + j, ldc, alpha, beta);
+                for (var p = 0; p < k; p++)
+                {
+                    var row = r + (nint)p * n16;
+                    for (var j = 0; j < n; j++) row[j] = transB ? b[j * ldb + p] : b[p * ldb + j];
+                    for (var j = n; j < n16; j++) row[j] = 0f;
+                }
             }
-        });
+            var (nl, nr, nc) = ((nint)l, (nint)r, (nint)(direct ? c : scratch));
+            var ldo = direct ? ldc : n16;
+            var (a0, b0) = direct ? (alpha, beta) : (1f, 0f);
+            var parts = Parts(2L * m * n16 * k, (m + TallTiles.Rows - 1) / TallTiles.Rows);
+            ForParts(parts, p =>
+            {
+                var (i0, i1) = Split(m, parts, p, TallTiles.Rows);
+                float* lp = (float*)nl, rp = (float*)nr, cp = (float*)nc;
+                for (var i = i0; i < i1; i += TallTiles.Rows)
+                for (var col = 0; col < n16; col += 2 * Lanes)
+                    TallTiles.Run(Math.Min(TallTiles.Rows, i1 - i), Math.Min(2, (n16 - col) / Lanes), lp + i * ldl, ldl,
+                        rp + col, ldr, k, cp + i * ldo + col, ldo, a0, b0);
+            });
+            if (!direct)
+                for (var i = 0; i < m; i++)
+                for (var j = 0; j < n; j++)
+                {
+                    var dst = c + (nint)i * ldc + j;
+                    var v = scratch![(nint)i * n16 + j];
+                    *dst = beta == 0f ? alpha * v : alpha * v + beta * *dst;
+                }
+        }
+        finally
+        {
+            if (packed) NativeMemory.AlignedFree(r);
+            if (scratch is not null) NativeMemory.AlignedFree(scratch);
+        }
     }
 
     /// <summary>D (rows x n) = alpha L^T M + beta D with L: t x rows, M: t x n; split by columns, tokens in chunks.</summary>
