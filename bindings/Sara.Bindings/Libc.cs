@@ -11,6 +11,10 @@ public static partial class Libc
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
     public static partial int Madvise(nint address, nuint length, int advice);
 
+    /// <summary>A variable of the process's native environment (a static C string, or 0 when unset).</summary>
+    [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint GetEnv(string name);
+
     /// <summary>Sets a variable in the process's native environment (what getenv in native libraries sees).</summary>
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int SetEnv(string name, string value, int overwrite);
