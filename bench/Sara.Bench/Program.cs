@@ -9,7 +9,7 @@ using Sara.Bench;
 
 var results = "bench/results";
 var iterations = 15;
-var pairedRounds = 15;
+var pairedRounds = 25;
 var only = new HashSet<string>(["machine", "layers", "svd", "adamw"]);
 for (var i = 0; i < args.Length; i++)
 {

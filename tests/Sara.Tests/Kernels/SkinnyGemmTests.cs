@@ -105,6 +105,7 @@ public unsafe class SkinnyGemmTests
     [TestCase(false, false, 300, 300, 300, TestName = "Declines a square GEMM (every dimension above MaxRank)")]
     [TestCase(true, true, 8, 8, 8, TestName = "Declines both operands transposed")]
     [TestCase(true, false, 300, 300, 8, TestName = "Declines a transposed A with a short inner dimension")]
+    [TestCase(false, false, 64, 4096, 128, TestName = "Declines a rank-k update whose k x n panel exceeds L2")]
     public void DeclinesShapesOutsideItsForms(bool transA, bool transB, int m, int n, int k)
     {
         var rand = new Rand();

@@ -5,9 +5,10 @@ namespace Sara.Native.Runtime.HostKernels;
 
 /// <summary>
 /// Row-major C = alpha op(A) op(B) + beta C for the GEMMs where one dimension is a rank (at most <see cref="MaxRank"/>):
-/// the adapter's rank-k products (DESIGN 1.2), which OpenBLAS runs well below its square-GEMM rate. Three forms, each on
-/// an AVX-512 micro-kernel, split over the cores by output rows or columns only (never over the summed dimension),
-/// so results are bitwise the same for any thread count:
+/// the adapter's rank-k products (DESIGN 1.2). Measured on 2 Zen 5 cores with warm caches (T = 2048, n = m = 1024,
+/// k = 32): 330-500 GFLOP/s here against 190-250 for OpenBLAS 0.3.21, whose kernels on this CPU are AVX2. Three forms,
+/// each on an AVX-512 micro-kernel, split over the cores by output rows or columns only (never over the summed
+/// dimension), so results are bitwise the same for any thread count:
 /// <list type="bullet">
 /// <item>expand, inner dimension k: C (M x N) = alpha L (M x k) R (k x N) + beta C (Y += s Z A^T, dX += dH B);</item>
 /// <item>narrow, few output columns: C (M x k) = alpha L (M x K) op(B) + beta C (H = X B^T, dZ = G A);</item>
@@ -21,8 +22,11 @@ public static unsafe class SkinnyGemm
     /// <summary>Largest rank dimension these kernels take; beyond it OpenBLAS's blocking wins.</summary>
     public const int MaxRank = 256;
 
-    /// <summary>Largest small operand (floats) the narrow form keeps in L2 while it streams the large one.</summary>
-    private const long MaxNarrowOperand = 256 * 1024;
+    /// <summary>
+    /// Largest k x n operand (floats) the expand and narrow forms keep in L2 (1 MiB) while they stream the large one;
+    /// beyond it OpenBLAS's blocking wins (expand at k = 256, n = 4096 ran 0.92x OpenBLAS).
+    /// </summary>
+    private const long MaxPanel = 256 * 1024;
 
     private const int Lanes = OuterTiles.Lanes;
     private const int TokenChunk = 128;
@@ -49,13 +53,13 @@ public static unsafe class SkinnyGemm
     {
         if (!Enabled || m <= 0 || n <= 0 || k <= 0) return false;
         float* pa = (float*)a, pb = (float*)b, pc = (float*)c;
-        if (!transA && k <= MaxRank)
+        if (!transA && k <= MaxRank && (long)k * n <= MaxPanel)
         {
             if (!transB) Expand(pa, lda, pb, ldb, pc, ldc, m, n, k, alpha, beta);
             else WithTranspose(pb, ldb, n, k, r => Expand(pa, lda, (float*)r, n, pc, ldc, m, n, k, alpha, beta));
             return true;
         }
-        if (!transA && n <= MaxRank && (long)k * n <= MaxNarrowOperand)
+        if (!transA && n <= MaxRank && (long)k * n <= MaxPanel)
         {
             Narrow(pa, lda, pb, ldb, transB, pc, ldc, m, n, k, alpha, beta);
             return true;
