@@ -7,7 +7,8 @@ using Sara.Native.Tensors;
 namespace Sara.Native.Backends;
 
 /// <summary>
-/// The same ops in C#: System.Numerics.Tensors for vector work, OpenBLAS for GEMM, LAPACKE for the solvers.
+/// The same ops in C#: System.Numerics.Tensors for vector work, OpenBLAS for GEMM (rank-k shapes on the AVX-512 kernels
+/// of Runtime/HostKernels, see <see cref="HostBlas"/>), LAPACKE for the solvers.
 /// The fallback without a GPU and the float32 reference in tests. Reductions run in a fixed order (deterministic).
 /// </summary>
 public sealed unsafe partial class CpuBackend : Backend
