@@ -12,7 +12,7 @@ internal static class DemoReport
     public static void Print(IAnsiConsole c, DemoResult r)
     {
         var s = r.Settings;
-        c.MarkupLine($"[bold]sara demo[/] on device [bold]{Markup.Escape(r.Device)}[/] ({Markup.Escape(r.DeviceDescription)}), seed {s.Seed}");
+        c.MarkupLine($"[bold]sara demo[/] on [bold]{Markup.Escape(r.DeviceDescription)}[/], seed {s.Seed}");
         c.WriteLine();
         c.WriteLine($"Task: {SyntheticTask.Classes}-class classification of x ~ N(0, I_{SyntheticTask.Features}), labels from a random teacher "
                     + $"argmax(T2 tanh(T1 x)) ({s.TrainCount} train / {s.TestCount} test inputs per task).");

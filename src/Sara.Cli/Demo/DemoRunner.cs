@@ -26,7 +26,7 @@ internal static class DemoRunner
     {
         var total = Stopwatch.StartNew();
         using var backend = Devices.Create(s.Device);
-        log($"device: {backend.Name} ({backend.Description})");
+        log($"device: {backend.Description}");
         Directory.CreateDirectory(s.OutputFolder);
 
         var task = new SyntheticTask(s.Seed);

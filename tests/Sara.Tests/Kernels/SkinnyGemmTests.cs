@@ -26,6 +26,7 @@ public unsafe class SkinnyGemmTests
         ("expand, B transposed", false, true, 129, 130, 7),
         ("narrow", false, true, 203, 13, 517),        // H = X B^T: 13 columns padded to 16, row tail 11 (203 = 16 x 12 + 11)
         ("narrow, B as given", false, false, 67, 48, 1031), // dZ = G A: 48 = 32 + 16 columns, written in place
+        ("narrow, short inner", false, true, 100, 20, 200), // both k and n are ranks; C is the narrow side
         ("reduce", true, false, 11, 333, 700),        // dB = dH^T X: token chunks 128 x 5 + 60, column tail 13
         ("reduce, transposed", true, false, 300, 5, 300), // dA = G^T Z
     ];

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
@@ -53,7 +54,8 @@ public static unsafe class SkinnyGemm
     {
         if (!Enabled || m <= 0 || n <= 0 || k <= 0) return false;
         float* pa = (float*)a, pb = (float*)b, pc = (float*)c;
-        if (!transA && k <= MaxRank && (long)k * n <= MaxPanel)
+        // Expand when the shared dimension is the short one (a rank-k update of a wide C); narrow when C is the narrow one.
+        if (!transA && k <= MaxRank && (long)k * n <= MaxPanel && (k <= n || n > MaxRank))
         {
             if (!transB) Expand(pa, lda, pb, ldb, pc, ldc, m, n, k, alpha, beta);
             else WithTranspose(pb, ldb, n, k, r => Expand(pa, lda, (float*)r, n, pc, ldc, m, n, k, alpha, beta));
@@ -130,12 +132,15 @@ public static unsafe class SkinnyGemm
             var ldr = packed ? n16 : ldb;
             if (packed)
             {
-                for (var p = 0; p < k; p++)
-                {
-                    var row = r + (nint)p * n16;
-                    for (var j = 0; j < n; j++) row[j] = transB ? b[j * ldb + p] : b[p * ldb + j];
-                    for (var j = n; j < n16; j++) row[j] = 0f;
-                }
+                // Reads run along B's rows either way; the padding columns are zero.
+                if (transB)
+                    for (var j = 0; j < n; j++)
+                    for (var p = 0; p < k; p++)
+                        r[(nint)p * n16 + j] = b[j * ldb + p];
+                else
+                    for (var p = 0; p < k; p++)
+                        new ReadOnlySpan<float>(b + p * ldb, n).CopyTo(new Span<float>(r + (nint)p * n16, n));
+                for (var p = 0; p < k; p++) new Span<float>(r + (nint)p * n16 + n, n16 - n).Clear();
             }
             var (nl, nr, nc) = ((nint)l, (nint)r, (nint)(direct ? c : scratch));
             var ldo = direct ? ldc : n16;
@@ -152,11 +157,12 @@ public static unsafe class SkinnyGemm
             });
             if (!direct)
                 for (var i = 0; i < m; i++)
-                for (var j = 0; j < n; j++)
                 {
-                    var dst = c + (nint)i * ldc + j;
-                    var v = scratch![(nint)i * n16 + j];
-                    *dst = beta == 0f ? alpha * v : alpha * v + beta * *dst;
+                    var src = new ReadOnlySpan<float>(scratch + (nint)i * n16, n);
+                    var dst = new Span<float>(c + (nint)i * ldc, n);
+                    if (beta != 0f) TensorPrimitives.Multiply(dst, beta, dst);
+                    if (beta == 0f) TensorPrimitives.Multiply(src, alpha, dst);
+                    else TensorPrimitives.MultiplyAdd(src, alpha, dst, dst);
                 }
         }
         finally
