@@ -19,41 +19,27 @@ internal static unsafe class TallTiles
     public static void Run(int rows, int vectors, float* l, nint ldl, float* r, nint ldr, int steps, float* c, nint ldc,
         float alpha, float beta)
     {
-        if (vectors == 2)
+        if (vectors == 2) ByRows<Size2>(rows, l, ldl, r, ldr, steps, c, ldc, alpha, beta);
+        else ByRows<Size1>(rows, l, ldl, r, ldr, steps, c, ldc, alpha, beta);
+    }
+
+    private static void ByRows<TVectors>(int rows, float* l, nint ldl, float* r, nint ldr, int steps, float* c, nint ldc,
+        float alpha, float beta) where TVectors : struct, ITileSize
+    {
+        switch (rows)
         {
-            switch (rows)
-            {
-                case 12: Tile<Size12, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 11: Tile<Size11, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 10: Tile<Size10, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 9: Tile<Size9, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 8: Tile<Size8, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 7: Tile<Size7, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 6: Tile<Size6, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 5: Tile<Size5, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 4: Tile<Size4, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 3: Tile<Size3, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 2: Tile<Size2, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                default: Tile<Size1, Size2>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-            }
-        }
-        else
-        {
-            switch (rows)
-            {
-                case 12: Tile<Size12, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 11: Tile<Size11, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 10: Tile<Size10, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 9: Tile<Size9, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 8: Tile<Size8, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 7: Tile<Size7, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 6: Tile<Size6, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 5: Tile<Size5, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 4: Tile<Size4, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 3: Tile<Size3, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                case 2: Tile<Size2, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-                default: Tile<Size1, Size1>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
-            }
+            case 12: Tile<Size12, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 11: Tile<Size11, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 10: Tile<Size10, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 9: Tile<Size9, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 8: Tile<Size8, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 7: Tile<Size7, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 6: Tile<Size6, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 5: Tile<Size5, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 4: Tile<Size4, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 3: Tile<Size3, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            case 2: Tile<Size2, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
+            default: Tile<Size1, TVectors>(l, ldl, r, ldr, steps, c, ldc, alpha, beta); break;
         }
     }
 
