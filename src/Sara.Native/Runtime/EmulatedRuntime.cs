@@ -67,7 +67,7 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
 
     public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb,
         float beta, nint c, int ldc)
-        => HostBlas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        => HostBlas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, rankKernels: false);
 
     public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt) => HostLapack.Gesvd(m, n, a, s, u, vt);
     public void Potrf(int n, nint a) => HostLapack.Potrf(n, a);
