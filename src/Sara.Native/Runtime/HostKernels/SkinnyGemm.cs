@@ -132,11 +132,8 @@ public static unsafe class SkinnyGemm
             var ldr = packed ? n16 : ldb;
             if (packed)
             {
-                // Reads run along B's rows either way; the padding columns are zero.
-                if (transB)
-                    for (var j = 0; j < n; j++)
-                    for (var p = 0; p < k; p++)
-                        r[(nint)p * n16 + j] = b[j * ldb + p];
+                // The padding columns are zero.
+                if (transB) Transpose(b, ldb, n, k, r, n16);
                 else
                     for (var p = 0; p < k; p++)
                         new ReadOnlySpan<float>(b + p * ldb, n).CopyTo(new Span<float>(r + (nint)p * n16, n));
@@ -208,15 +205,21 @@ public static unsafe class SkinnyGemm
         var dst = (float*)NativeMemory.AlignedAlloc((nuint)((long)rows * cols * sizeof(float)), 64);
         try
         {
-            // Blocks of 32 source rows: sequential writes, reads from L1. Writing with a stride of whole rows aliases in
-            // L1 when rows is a multiple of 1024 and ran 10x slower.
-            for (var i0 = 0; i0 < rows; i0 += 32)
-            for (var j = 0; j < cols; j++)
-            for (int i = i0, end = Math.Min(rows, i0 + 32); i < end; i++)
-                dst[(nint)j * rows + i] = src[i * lds + j];
+            Transpose(src, lds, rows, cols, dst, rows);
             body((nint)dst);
         }
         finally { NativeMemory.AlignedFree(dst); }
+    }
+
+    /// <summary>dst[j, i] = src[i, j] for a rows x cols src; dst has leading dimension ldd.</summary>
+    private static void Transpose(float* src, nint lds, int rows, int cols, float* dst, nint ldd)
+    {
+        // Blocks of 32 source rows: sequential writes, reads from L1. Writing with a stride of whole rows aliases in
+        // L1 when rows is a multiple of 1024 and ran 10x slower.
+        for (var i0 = 0; i0 < rows; i0 += 32)
+        for (var j = 0; j < cols; j++)
+        for (int i = i0, end = Math.Min(rows, i0 + 32); i < end; i++)
+            dst[j * ldd + i] = src[i * lds + j];
     }
 
     /// <summary>
