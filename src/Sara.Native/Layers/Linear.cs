@@ -52,7 +52,7 @@ public sealed class Linear : IDisposable
         return output;
     }
 
-    /// <summary>Y = X W^T + b: the frozen path that SARA layers share with this baseline, so their outputs agree bit for bit.</summary>
+    /// <summary>Y = X W^T + b: this layer's forward and a merged SARA layer's (adapter layers use <see cref="DenseAccumulate"/>).</summary>
     internal static Tensor DenseForward(Backend backend, Tensor x, Tensor w, Tensor? bias)
     {
         CheckInput(x, w);
