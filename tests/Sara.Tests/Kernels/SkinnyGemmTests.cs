@@ -76,6 +76,41 @@ public unsafe class SkinnyGemmTests
     }
 
     [Test]
+    public void StreamedExpandMatchesOracle()
+    {
+        // A write-only, aligned C over 4 MiB: the expand form writes it with non-temporal stores.
+        const int m = 1040, n = 1024, k = 24;
+        var rand = new Rand();
+        var a = rand.Normal((long)m * k);
+        var b = rand.Normal((long)k * n);
+        var c = (float*)NativeMemory.AlignedAlloc((nuint)((long)m * n * sizeof(float)), 64);
+        try
+        {
+            new Span<float>(c, m * n).Fill(float.NaN);
+            Assert.That(SkinnyGemm.StreamsOutput((nint)c, n, (long)m * n, 0f), Is.True, "this case must take the streaming path");
+            fixed (float* pa = a, pb = b)
+                Assert.That(SkinnyGemm.TryRun(false, false, m, n, k, 0.5f, (nint)pa, k, (nint)pb, n, 0f, (nint)c, n), Is.True);
+            var want = new double[(long)m * n];
+            var abs = new double[(long)m * n];
+            for (var i = 0; i < m; i++)
+            for (var j = 0; j < n; j++)
+            {
+                double s = 0, sa = 0;
+                for (var p = 0; p < k; p++)
+                {
+                    var x = (double)a[i * k + p] * b[p * n + j];
+                    s += x;
+                    sa += Math.Abs(x);
+                }
+                want[i * n + j] = 0.5 * s;
+                abs[i * n + j] = 0.5 * sa;
+            }
+            Oracle.AssertClose(new Span<float>(c, m * n).ToArray(), want, abs, 1e-5, "streamed C");
+        }
+        finally { NativeMemory.AlignedFree(c); }
+    }
+
+    [Test]
     public void ResultsAreTheSameBitsForAnyThreadCount()
     {
         var rand = new Rand();

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sara.Native.Runtime.HostKernels;
 
@@ -14,36 +15,39 @@ internal static unsafe class OuterTiles
 {
     public const int Lanes = 16;
 
-    /// <summary>Runs the rows x vectors tile chosen at run time (rows 1..4, vectors 1..6 of 16 columns).</summary>
+    /// <summary>
+    /// Runs the rows x vectors tile chosen at run time (rows 1..4, vectors 1..6 of 16 columns). stream: write C with
+    /// non-temporal stores (only with beta = 0 and 64-byte aligned C; the caller fences, see SkinnyGemm.StreamsOutput).
+    /// </summary>
     public static void Run(int rows, int vectors, float* l, nint lRow, nint lStep, float* r, nint rStep, int steps,
-        float* c, nint ldc, float alpha, float beta)
+        float* c, nint ldc, float alpha, float beta, bool stream = false)
     {
         switch (rows)
         {
-            case 4: Vectors<Size4>(vectors, l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
-            case 3: Vectors<Size3>(vectors, l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
-            case 2: Vectors<Size2>(vectors, l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
-            default: Vectors<Size1>(vectors, l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
+            case 4: Vectors<Size4>(vectors, l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
+            case 3: Vectors<Size3>(vectors, l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
+            case 2: Vectors<Size2>(vectors, l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
+            default: Vectors<Size1>(vectors, l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
         }
     }
 
     private static void Vectors<TRows>(int vectors, float* l, nint lRow, nint lStep, float* r, nint rStep, int steps,
-        float* c, nint ldc, float alpha, float beta) where TRows : struct, ITileSize
+        float* c, nint ldc, float alpha, float beta, bool stream) where TRows : struct, ITileSize
     {
         switch (vectors)
         {
-            case 6: Tile<TRows, Size6>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
-            case 5: Tile<TRows, Size5>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
-            case 4: Tile<TRows, Size4>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
-            case 3: Tile<TRows, Size3>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
-            case 2: Tile<TRows, Size2>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
-            default: Tile<TRows, Size1>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta); break;
+            case 6: Tile<TRows, Size6>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
+            case 5: Tile<TRows, Size5>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
+            case 4: Tile<TRows, Size4>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
+            case 3: Tile<TRows, Size3>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
+            case 2: Tile<TRows, Size2>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
+            default: Tile<TRows, Size1>(l, lRow, lStep, r, rStep, steps, c, ldc, alpha, beta, stream); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TRows, TVectors>(float* l, nint lRow, nint lStep, float* r, nint rStep, int steps,
-        float* c, nint ldc, float alpha, float beta) where TRows : struct, ITileSize where TVectors : struct, ITileSize
+        float* c, nint ldc, float alpha, float beta, bool stream) where TRows : struct, ITileSize where TVectors : struct, ITileSize
     {
         int nr = TRows.Value, nv = TVectors.Value;
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a04 = default, a05 = default;
@@ -96,28 +100,29 @@ internal static unsafe class OuterTiles
                 if (nv > 5) a35 = Vector512.FusedMultiplyAdd(x, v5, a35);
             }
         }
-        Row(c, a00, a01, a02, a03, a04, a05, nv, alpha, beta);
-        if (nr > 1) Row(c + ldc, a10, a11, a12, a13, a14, a15, nv, alpha, beta);
-        if (nr > 2) Row(c + 2 * ldc, a20, a21, a22, a23, a24, a25, nv, alpha, beta);
-        if (nr > 3) Row(c + 3 * ldc, a30, a31, a32, a33, a34, a35, nv, alpha, beta);
+        Row(c, a00, a01, a02, a03, a04, a05, nv, alpha, beta, stream);
+        if (nr > 1) Row(c + ldc, a10, a11, a12, a13, a14, a15, nv, alpha, beta, stream);
+        if (nr > 2) Row(c + 2 * ldc, a20, a21, a22, a23, a24, a25, nv, alpha, beta, stream);
+        if (nr > 3) Row(c + 3 * ldc, a30, a31, a32, a33, a34, a35, nv, alpha, beta, stream);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Row(float* c, Vector512<float> s0, Vector512<float> s1, Vector512<float> s2, Vector512<float> s3,
-        Vector512<float> s4, Vector512<float> s5, int nv, float alpha, float beta)
+        Vector512<float> s4, Vector512<float> s5, int nv, float alpha, float beta, bool stream)
     {
-        Put(c, s0, alpha, beta);
-        if (nv > 1) Put(c + Lanes, s1, alpha, beta);
-        if (nv > 2) Put(c + 2 * Lanes, s2, alpha, beta);
-        if (nv > 3) Put(c + 3 * Lanes, s3, alpha, beta);
-        if (nv > 4) Put(c + 4 * Lanes, s4, alpha, beta);
-        if (nv > 5) Put(c + 5 * Lanes, s5, alpha, beta);
+        Put(c, s0, alpha, beta, stream);
+        if (nv > 1) Put(c + Lanes, s1, alpha, beta, stream);
+        if (nv > 2) Put(c + 2 * Lanes, s2, alpha, beta, stream);
+        if (nv > 3) Put(c + 3 * Lanes, s3, alpha, beta, stream);
+        if (nv > 4) Put(c + 4 * Lanes, s4, alpha, beta, stream);
+        if (nv > 5) Put(c + 5 * Lanes, s5, alpha, beta, stream);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(float* c, Vector512<float> acc, float alpha, float beta)
+    private static void Put(float* c, Vector512<float> acc, float alpha, float beta, bool stream)
     {
         var v = acc * alpha;
+        if (stream) { Avx512F.StoreAlignedNonTemporal(c, v); return; }
         if (beta != 0f) v = Vector512.FusedMultiplyAdd(Vector512.Load(c), Vector512.Create(beta), v);
         v.Store(c);
     }

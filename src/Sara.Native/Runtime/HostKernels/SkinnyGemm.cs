@@ -103,16 +103,29 @@ public static unsafe class SkinnyGemm
             var (i0, i1) = Split(m, parts, p, 4);
             float* lp = (float*)nl, rp = (float*)nr, cp = (float*)nc;
             var full = n - n % Lanes;
+            var stream = StreamsOutput(nc, ldc, (long)m * n, beta);
             // Rows outer: C streams through once, row block by row block (column strips outer ran 2x slower once C
             // came from memory); R (k x n) stays in L2.
             for (var i = i0; i < i1; i += 4)
             for (var col = 0; col < full; col += 6 * Lanes)
                 OuterTiles.Run(Math.Min(4, i1 - i), Math.Min(6, (full - col) / Lanes), lp + i * ldl, ldl, 1, rp + col, ldr, k,
-                    cp + i * ldc + col, ldc, alpha, beta);
+                    cp + i * ldc + col, ldc, alpha, beta, stream);
             if (full < n)
                 OuterTiles.ScalarColumns(i1 - i0, full, n, lp + i0 * ldl, ldl, 1, rp, ldr, k, cp + i0 * ldc, ldc, alpha, beta);
+            if (stream) Sse.StoreFence(); // non-temporal stores are weakly ordered: drain them before the part counts as done
         });
     }
+
+    /// <summary>
+    /// Whether the expand form writes C with non-temporal stores: C is write-only (beta = 0), 64-byte aligned rows, and
+    /// larger than the caches want to hold (over 4 MiB; Y and dX of a layer). It then skips reading each line before
+    /// writing it. Measured with OpenBLAS's AVX-512 GEMMs: SARA and Mo-SARA fwd+bwd 1-1.5% faster at
+    /// (2048, 1024, 1024, 32), no change at the other shapes or with the AVX2 GEMMs.
+    /// </summary>
+    public static bool StreamsOutput(nint c, nint ldc, long elements, float beta) =>
+        beta == 0f && (c & 63) == 0 && ldc % Lanes == 0 && elements > StreamElements;
+
+    private const long StreamElements = 1L << 20;
 
     /// <summary>
     /// C (m x n) = alpha L (m x k) op(B) + beta C for few output columns and a long shared dimension (H = X B^T,
