@@ -118,8 +118,9 @@ internal static unsafe class OuterTiles
         if (nv > 5) Put(c + 5 * Lanes, s5, alpha, beta, stream);
     }
 
+    /// <summary>C = alpha acc + beta C for one vector (beta = 0 never reads C); the store shared by both tile families.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(float* c, Vector512<float> acc, float alpha, float beta, bool stream)
+    internal static void Put(float* c, Vector512<float> acc, float alpha, float beta, bool stream)
     {
         var v = acc * alpha;
         if (stream) { Avx512F.StoreAlignedNonTemporal(c, v); return; }

@@ -94,15 +94,7 @@ internal static unsafe class TallTiles
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Row(float* c, Vector512<float> s0, Vector512<float> s1, int nv, float alpha, float beta)
     {
-        Put(c, s0, alpha, beta);
-        if (nv > 1) Put(c + Lanes, s1, alpha, beta);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(float* c, Vector512<float> acc, float alpha, float beta)
-    {
-        var v = acc * alpha;
-        if (beta != 0f) v = Vector512.FusedMultiplyAdd(Vector512.Load(c), Vector512.Create(beta), v);
-        v.Store(c);
+        OuterTiles.Put(c, s0, alpha, beta, stream: false);
+        if (nv > 1) OuterTiles.Put(c + Lanes, s1, alpha, beta, stream: false);
     }
 }
