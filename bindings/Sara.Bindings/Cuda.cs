@@ -52,6 +52,7 @@ public static unsafe partial class Cuda
     [LibraryImport(Lib.Cuda)] public static partial CUresult cuMemcpyDtoH_v2(void* dst, nint src, nuint bytes);
     [LibraryImport(Lib.Cuda)] public static partial CUresult cuMemcpyDtoD_v2(nint dst, nint src, nuint bytes);
     [LibraryImport(Lib.Cuda)] public static partial CUresult cuMemsetD32_v2(nint dst, uint value, nuint count);
+    [LibraryImport(Lib.Cuda)] public static partial CUresult cuMemsetD16_v2(nint dst, ushort value, nuint count);
     [LibraryImport(Lib.Cuda)] public static partial CUresult cuMemGetInfo_v2(out nuint free, out nuint total);
 
     // Modules and launches.

@@ -30,18 +30,18 @@ public sealed partial class CudaBackend : Backend
 
     public override void Synchronize() => Runtime.Synchronize();
 
-    protected override void UploadCore(Tensor dst, ReadOnlySpan<float> src) => Runtime.CopyToDevice(dst.Ptr, MemoryMarshal.AsBytes(src));
+    protected override void UploadBytesCore(Tensor dst, long byteOffset, ReadOnlySpan<byte> src) => Runtime.CopyToDevice(dst.Ptr + (nint)byteOffset, src);
 
-    protected override void DownloadCore(Tensor src, Span<float> dst) => Runtime.CopyToHost(MemoryMarshal.AsBytes(dst), src.Ptr);
+    protected override void DownloadBytesCore(Tensor src, long byteOffset, Span<byte> dst) => Runtime.CopyToHost(dst, src.Ptr + (nint)byteOffset);
 
-    protected override void CopyCore(Tensor src, Tensor dst) => Runtime.CopyDeviceToDevice(dst.Ptr, src.Ptr, src.Length * sizeof(float));
-
-    protected override void FillCore(Tensor t, float value) => Runtime.Memset32(t.Ptr, BitConverter.SingleToUInt32Bits(value), t.Length);
+    protected override void CopyCore(Tensor src, Tensor dst) => Runtime.CopyDeviceToDevice(dst.Ptr, src.Ptr, src.Bytes);
 
     protected override void GemmCore(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha, float beta)
     {
         var k = transA ? a.Rows : a.Cols;
-        Runtime.Gemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, a.Cols, b.Ptr, b.Cols, beta, c.Ptr, c.Cols);
+        if (a.DType == DType.F32 && b.DType == DType.F32 && c.DType == DType.F32)
+            Runtime.Gemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, a.Cols, b.Ptr, b.Cols, beta, c.Ptr, c.Cols);
+        else Gemm16(a, transA, b, transB, c, k, alpha, beta);
     }
 
     protected override void AddRowVectorCore(Tensor y, Tensor bias)

@@ -1,4 +1,5 @@
 using Sara.Bindings;
+using Sara.Native.Tensors;
 
 namespace Sara.Native.Runtime;
 
@@ -9,6 +10,9 @@ namespace Sara.Native.Runtime;
 public sealed unsafe class EmulatedRuntime : IKernelRuntime
 {
     private readonly Dictionary<string, nint> _functions = new();
+
+    /// <summary>GemmEx's float32 panels (the stand-in for cuBLAS's workspace), cached between calls.</summary>
+    private readonly MemoryPool _gemmScratch = new(HostMemory.Alloc, HostMemory.Free);
 
     public EmulatedRuntime()
     {
@@ -44,6 +48,7 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
     public void CopyToHost(Span<byte> dst, nint src) => HostMemory.CopyOut(dst, src);
     public void CopyDeviceToDevice(nint dst, nint src, long bytes) => HostMemory.Copy(dst, src, bytes);
     public void Memset32(nint dst, uint value, long count) => HostMemory.Fill32(dst, value, count);
+    public void Memset16(nint dst, ushort value, long count) => HostMemory.Fill16(dst, value, count);
 
     public void Launch(string kernel, Dim3 grid, Dim3 block, uint dynamicSharedBytes, ReadOnlySpan<KernelArg> args)
     {
@@ -69,11 +74,23 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
         float beta, nint c, int ldc)
         => HostBlas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, rankKernels: false);
 
+    /// <summary>cublasGemmEx's stand-in: the same math (16-bit widened exactly, float32 sums, one rounding of a 16-bit c) on OpenBLAS.</summary>
+    public void GemmEx(bool transA, bool transB, int m, int n, int k, float alpha, nint a, DType aType, int lda,
+        nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc)
+    {
+        MixedGemm.CheckGemmExTypes(aType, bType, cType);
+        MixedGemm.Run(new HostGemmPanels(_gemmScratch, rankKernels: false), transA, transB, m, n, k, alpha,
+            new GemmOperand(a, aType, lda), new GemmOperand(b, bType, ldb), beta, new GemmOperand(c, cType, ldc));
+    }
+
+    /// <summary>Accepted and reported; the emulator has no tensor cores and computes float32 GEMMs in full float32 either way.</summary>
+    public bool AllowTf32 { get; set; }
+
     public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt) => HostLapack.Gesvd(m, n, a, s, u, vt);
     public void Potrf(int n, nint a) => HostLapack.Potrf(n, a);
     public void Syevd(int n, nint a, nint w) => HostLapack.Syevd(n, a, w);
 
     public void Synchronize() { }
 
-    public void Dispose() { }
+    public void Dispose() => _gemmScratch.Dispose();
 }

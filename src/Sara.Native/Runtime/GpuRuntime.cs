@@ -157,6 +157,34 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
         Cuda.Check(Cuda.cuMemcpyDtoD_v2(dst, src, (nuint)bytes), "cuMemcpyDtoD_v2");
     }
 
+    public void Memset16(nint dst, ushort value, long count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0) return;
+        RequirePointer(dst, nameof(dst));
+        Enter();
+        Cuda.Check(Cuda.cuMemsetD16_v2(dst, value, (nuint)count), "cuMemsetD16_v2");
+    }
+
+    /// <summary>
+    /// TF32 for float32 GEMMs (cublasSetMathMode CUBLAS_TF32_TENSOR_OP_MATH): up to ~7x the FP32 rate on an H200, inputs
+    /// rounded to 10 mantissa bits. Off by default: results then match the float64 oracles to float32 rounding.
+    /// </summary>
+    public bool AllowTf32
+    {
+        get
+        {
+            Enter();
+            Cublas.Check(Cublas.cublasGetMathMode(_blas, out var mode), "cublasGetMathMode");
+            return mode == CublasMath.Tf32TensorOp;
+        }
+        set
+        {
+            Enter();
+            Cublas.Check(Cublas.cublasSetMathMode(_blas, value ? CublasMath.Tf32TensorOp : CublasMath.Default), "cublasSetMathMode");
+        }
+    }
+
     public void Memset32(nint dst, uint value, long count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);

@@ -1,4 +1,5 @@
 using Sara.Bindings;
+using Sara.Native.Tensors;
 
 namespace Sara.Native.Runtime;
 
@@ -22,6 +23,33 @@ public sealed unsafe partial class GpuRuntime
         var opB = transB ? CublasOperation.T : CublasOperation.N;
         Cublas.Check(Cublas.cublasSgemm_v2(_blas, opB, opA, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc), "cublasSgemm_v2");
     }
+
+    /// <summary>cublasGemmEx, CUBLAS_COMPUTE_32F (tensor cores for the 16-bit inputs, float32 accumulation).</summary>
+    public void GemmEx(bool transA, bool transB, int m, int n, int k, float alpha, nint a, DType aType, int lda,
+        nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc)
+    {
+        MixedGemm.CheckGemmExTypes(aType, bType, cType);
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        RequireLeading(lda, transA ? m : k, nameof(lda), $"op(A) of shape [{m},{k}] with transA={transA}");
+        RequireLeading(ldb, transB ? k : n, nameof(ldb), $"op(B) of shape [{k},{n}] with transB={transB}");
+        RequireLeading(ldc, n, nameof(ldc), $"C of shape [{m},{n}]");
+        if (m == 0 || n == 0) return;
+        Enter();
+        // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T (as in Gemm).
+        var opA = transA ? CublasOperation.T : CublasOperation.N;
+        var opB = transB ? CublasOperation.T : CublasOperation.N;
+        Cublas.Check(Cublas.cublasGemmEx(_blas, opB, opA, n, m, k, &alpha, b, DataType(bType), ldb, a, DataType(aType), lda,
+            &beta, c, DataType(cType), ldc, CublasComputeType.CUBLAS_COMPUTE_32F, CublasGemmAlgo.Default), "cublasGemmEx");
+    }
+
+    private static CudaDataType DataType(DType t) => t switch
+    {
+        DType.BF16 => CudaDataType.CUDA_R_16BF,
+        DType.F16 => CudaDataType.CUDA_R_16F,
+        _ => CudaDataType.CUDA_R_32F,
+    };
 
     public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt)
     {

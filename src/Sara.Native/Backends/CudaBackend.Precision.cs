@@ -1,0 +1,100 @@
+using Sara.Native.Runtime;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Backends;
+
+// 16-bit tensors on a kernel runtime (DESIGN 3.1), phase A: conversions (kernels/convert.cu), GEMMs with 16-bit
+// operands (cublasGemmEx, or MixedGemm's panels for the combinations it lacks), and a 16-bit W0's statistics. The
+// existing kernels read float32 only; an op that would need them with a 16-bit activation or factor refuses.
+public sealed partial class CudaBackend
+{
+    /// <summary>Which kernel file each op that takes 16-bit activations would need a 16-bit path in (issue 13, phase B).</summary>
+    private static readonly Dictionary<string, string> KernelFileOf = new()
+    {
+        [nameof(AddRowVector)] = "kernels/elementwise.cu",
+        [nameof(Axpby)] = "kernels/elementwise.cu",
+        [nameof(ColumnSum)] = "kernels/reduce.cu",
+        [nameof(LowRankForward)] = "kernels/lowrank.cu",
+        [nameof(LowRankBackwardRank)] = "kernels/lowrank.cu",
+    };
+
+    private protected override void Refuse16Bit(string op, string name, Tensor t) =>
+        throw new NotSupportedException(
+            $"{op} on '{Name}': '{name}' is {t.Describe}, and {KernelFileOf.GetValueOrDefault(op, "its kernel")} reads float32 only. " +
+            "16-bit activations and Mo-SARA's 16-bit A and B on the GPU need the 16-bit kernels of issue 13's phase B; until then use " +
+            "float32 activations and factors on this device (a 16-bit W0 works: it enters only the dense GEMMs), or the CPU backend.");
+
+    private static string DTypeKey(DType t) => t switch { DType.BF16 => "bf16", DType.F16 => "f16", _ => "f32" };
+
+    /// <summary>sara_convert_&lt;from&gt;_&lt;to&gt; over a rows x cols block with leading dimensions (elements).</summary>
+    private void ConvertBlock(DType from, nint src, int lds, DType to, nint dst, int ldd, int rows, int cols)
+    {
+        if ((long)rows * cols == 0) return;
+        Launch($"sara_convert_{DTypeKey(from)}_{DTypeKey(to)}", GridFor((long)rows * cols), [dst, ldd, src, lds, rows, cols]);
+    }
+
+    protected override void FillBitsCore(Tensor t, uint bits)
+    {
+        if (t.DType == DType.F32) Runtime.Memset32(t.Ptr, bits, t.Length);
+        else Runtime.Memset16(t.Ptr, (ushort)bits, t.Length);
+    }
+
+    protected override void ConvertCore(Tensor src, Tensor dst)
+    {
+        var (rows, cols) = src.Rank == 2 ? (src.Rows, src.Cols) : (1, checked((int)src.Length));
+        ConvertBlock(src.DType, src.Ptr, cols, dst.DType, dst.Ptr, cols, rows, cols);
+    }
+
+    /// <summary>
+    /// A GEMM with a 16-bit operand: one cublasGemmEx when a and b share a 16-bit type and c is that type or f32
+    /// (tensor cores, float32 accumulation); otherwise (float32 activations times a bf16 W0, a merge into a 16-bit W0)
+    /// MixedGemm's panels: 16-bit slices widened by kernels/convert.cu into float32 scratch, float32 GEMMs, one rounding.
+    /// </summary>
+    private void Gemm16(Tensor a, bool transA, Tensor b, bool transB, Tensor c, int k, float alpha, float beta)
+    {
+        if (a.DType == b.DType && a.DType.Is16Bit() && (c.DType == a.DType || c.DType == DType.F32))
+            Runtime.GemmEx(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, a.DType, a.Cols, b.Ptr, b.DType, b.Cols,
+                beta, c.Ptr, c.DType, c.Cols);
+        else
+            MixedGemm.Run(new DevicePanels(this), transA, transB, c.Rows, c.Cols, k, alpha,
+                new GemmOperand(a.Ptr, a.DType, a.Cols), new GemmOperand(b.Ptr, b.DType, b.Cols), beta,
+                new GemmOperand(c.Ptr, c.DType, c.Cols));
+    }
+
+    /// <summary>MixedGemm on the runtime: scratch from this backend's pool, conversions by kernels/convert.cu, SGEMM by cuBLAS (or its stand-in).</summary>
+    private sealed class DevicePanels(CudaBackend owner) : IGemmPanels
+    {
+        public IDisposable Rent(long floats, out nint ptr)
+        {
+            var buffer = new DeviceBuffer(owner.Pool, Math.Max(floats, 1) * sizeof(float));
+            ptr = buffer.Pointer;
+            return buffer;
+        }
+
+        public void Widen(DType type, nint src, int lds, int rows, int cols, nint dst, int ldd) =>
+            owner.ConvertBlock(type, src, lds, DType.F32, dst, ldd, rows, cols);
+
+        public void Narrow(DType type, nint src, int lds, int rows, int cols, nint dst, int ldd) =>
+            owner.ConvertBlock(DType.F32, src, lds, type, dst, ldd, rows, cols);
+
+        public void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb, float beta, nint c, int ldc) =>
+            owner.Runtime.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>||x||^2 and the non-finite count of a 16-bit x (a frozen W0): widened a panel at a time, each through sara_svd_sum_squares.</summary>
+    private SquaredNorm SumOfSquares16(Tensor x)
+    {
+        double sum = 0;
+        long bad = 0;
+        for (long i = 0; i < x.Length; i += MixedGemm.PanelFloats)
+        {
+            var n = (int)Math.Min(MixedGemm.PanelFloats, x.Length - i);
+            using var panel = Empty(n);
+            ConvertBlock(x.DType, x.Ptr + (nint)(i * 2), n, DType.F32, panel.Ptr, n, 1, n);
+            var part = SumOfSquaresCore(panel);
+            sum += part.SumOfSquares;
+            bad += part.NonFinite;
+        }
+        return new SquaredNorm(sum, bad);
+    }
+}
