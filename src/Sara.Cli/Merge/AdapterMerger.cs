@@ -1,6 +1,8 @@
+using System.Runtime.InteropServices;
 using Sara.Native.Backends;
 using Sara.Native.IO;
 using Sara.Native.Layers;
+using Sara.Native.Tensors;
 
 namespace Sara.Cli.Merge;
 
@@ -8,7 +10,8 @@ namespace Sara.Cli.Merge;
 /// Folds a SARA adapter into its base checkpoint: for each adapted layer W' = W0 + s A diag(lambda) B, computed on the
 /// chosen backend by <see cref="SaraLinear.Merge"/>; every other tensor is copied byte for byte. The output keeps the
 /// base's tensor names, order, shapes and dtypes. An adapter layer "L" applies to the base tensor "L" or, failing that, "L.weight";
-/// conv weights (out x in x kh x kw) are merged as out x (in*kh*kw). Mo-SARA adapters are refused.
+/// conv weights (out x in x kh x kw) are merged as out x (in*kh*kw). Mo-SARA adapters are refused. A BF16 / F16 base
+/// weight is merged in its own dtype (loaded without a float32 copy; each element computed in float32 and rounded once).
 /// </summary>
 public static class AdapterMerger
 {
@@ -48,6 +51,11 @@ public static class AdapterMerger
                 writer.AddRaw(info.Name, info.DType, info.Shape, file.GetBytes(info.Name).ToArray());
                 continue;
             }
+            if (FloatConversions.TensorDType(info.DType) is DType.BF16 or DType.F16)
+            {
+                writer.AddRaw(info.Name, info.DType, info.Shape, MergeLayer16(backend, file, info.Name, layer, scale));
+                continue;
+            }
             var merged = MergeLayer(backend, file.ReadFloats(info.Name), layer, scale);
             writer.Add(info.Name, info.DType, info.Shape, merged);
         }
@@ -64,6 +72,19 @@ public static class AdapterMerger
             new SaraOptions { Scale = scale });
         sara.Merge();
         return sara.W0.ToArray();
+    }
+
+    /// <summary>
+    /// The same merge for a 16-bit base tensor, in its dtype: W0 loaded straight from the file as bf16 / f16,
+    /// W0 + s A diag(lambda) B in float32 and rounded once; returns the merged tensor's raw little-endian bytes.
+    /// </summary>
+    public static byte[] MergeLayer16(Backend backend, ISafetensorsSource file, string name, AdapterLayer layer, float scale)
+    {
+        var w0 = SafetensorsTensors.Load(backend, file, name);
+        using var sara = SaraLinear.FromFactors(backend, layer.Name, w0, null,
+            layer.Tensors["A"].Data, layer.Tensors["B"].Data, layer.K, layer.Tensors["lambda"].Data, new SaraOptions { Scale = scale });
+        sara.Merge();
+        return MemoryMarshal.AsBytes(sara.W0.ToBits().AsSpan()).ToArray();
     }
 
     private static (int Rows, int Cols) MatrixShape(SafetensorsTensorInfo info)

@@ -21,4 +21,10 @@ public interface ISafetensorsSource : IDisposable
 
     /// <summary>The tensor's elements converted to float (F32, F16, BF16, F64), row-major.</summary>
     float[] ReadFloats(string name);
+
+    /// <summary>
+    /// <paramref name="count"/> raw little-endian bytes of tensor <paramref name="name"/> from <paramref name="byteOffset"/>
+    /// (a view of the memory map, valid until the source is disposed): how 16-bit weights reach a backend without a copy.
+    /// </summary>
+    ReadOnlySpan<byte> GetBytes(string name, long byteOffset, int count);
 }

@@ -134,6 +134,14 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
         return new ReadOnlySpan<byte>(Pointer(info.DataBegin), (int)info.ByteLength);
     }
 
+    public ReadOnlySpan<byte> GetBytes(string name, long byteOffset, int count)
+    {
+        var info = GetInfo(name);
+        if (byteOffset < 0 || count < 0 || byteOffset + count > info.ByteLength)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset), $"{Path}: bytes [{byteOffset}, {byteOffset + count}) lie outside tensor '{name}' ({info.ByteLength} bytes)");
+        return new ReadOnlySpan<byte>(Pointer(info.DataBegin + byteOffset), count);
+    }
+
     private void ReadFloats(SafetensorsTensorInfo info, Span<float> destination)
     {
         int size = SafetensorsDTypes.SizeOf(info.DType);

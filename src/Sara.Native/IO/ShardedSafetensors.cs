@@ -110,6 +110,8 @@ public sealed class ShardedSafetensors : ISafetensorsSource
 
     public float[] ReadFloats(string name) => Shard(name).ReadFloats(name);
 
+    public ReadOnlySpan<byte> GetBytes(string name, long byteOffset, int count) => Shard(name).GetBytes(name, byteOffset, count);
+
     /// <summary>The shard file that holds <paramref name="name"/>.</summary>
     public SafetensorsFile Shard(string name)
     {

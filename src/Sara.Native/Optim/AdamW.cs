@@ -4,7 +4,7 @@ using Sara.Native.Tensors;
 
 namespace Sara.Native.Optim;
 
-/// <summary>AdamW over a set of parameters: one fused kernel launch per parameter tensor per step.</summary>
+/// <summary>AdamW over a set of float32 parameters (master weights; moments float32 too): one fused kernel launch per parameter tensor per step.</summary>
 public sealed class AdamW : IDisposable
 {
     private readonly List<(Variable Param, Tensor M, Tensor V)> _state = new();
@@ -16,6 +16,9 @@ public sealed class AdamW : IDisposable
         foreach (var p in parameters)
         {
             if (!p.RequiresGrad) throw new ArgumentException($"Parameter '{p.Name}' does not require a gradient.", nameof(parameters));
+            if (p.Value.DType != DType.F32)
+                throw new ArgumentException($"Parameter '{p.Name}' is {p.Value.Describe}: AdamW updates float32 master weights only " +
+                                            "(DESIGN 3.1); keep the trainable copy in f32 and convert it for compute.", nameof(parameters));
             var backend = p.Value.Backend;
             _state.Add((p, backend.Zeros(p.Value.Shape), backend.Zeros(p.Value.Shape)));
         }
