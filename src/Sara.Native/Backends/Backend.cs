@@ -174,7 +174,7 @@ public abstract partial class Backend : IDisposable
         var (m, ka) = transA ? (a.Cols, a.Rows) : (a.Rows, a.Cols);
         var (kb, n) = transB ? (b.Cols, b.Rows) : (b.Rows, b.Cols);
         if (ka != kb) throw new ArgumentException($"Inner dimensions differ: op(a) is {m}x{ka}, op(b) is {kb}x{n}.", nameof(b));
-        Check.SameShape(this, c, [m, n], nameof(c));
+        Check.SameShape(this, c, [m, n], nameof(c), any16: true);
         GemmCore(a, transA, b, transB, c, alpha, beta);
     }
 

@@ -38,13 +38,16 @@ public static class MixedGemm
     /// <summary>Largest float32 panel (elements): 4 MiB.</summary>
     public const long PanelFloats = 1 << 20;
 
+    /// <summary>The GEMM; <paramref name="panelFloats"/> bounds each float32 panel (smaller values exercise the splitting in tests).</summary>
     public static void Run(IGemmPanels dev, bool transA, bool transB, int m, int n, int k, float alpha,
-        GemmOperand a, GemmOperand b, float beta, GemmOperand c)
+        GemmOperand a, GemmOperand b, float beta, GemmOperand c, long panelFloats = PanelFloats)
     {
+        ArgumentNullException.ThrowIfNull(dev);
+        ArgumentOutOfRangeException.ThrowIfLessThan(panelFloats, 1);
         if (m == 0 || n == 0) return;
         bool a16 = a.Type.Is16Bit(), b16 = b.Type.Is16Bit(), c16 = c.Type.Is16Bit();
-        var mc = c16 ? (int)Math.Clamp(PanelFloats / n, 1, m) : m;
-        var kc = a16 || b16 ? (int)Math.Clamp(PanelFloats / Math.Max(a16 ? mc : 1, b16 ? n : 1), 1, Math.Max(k, 1)) : Math.Max(k, 1);
+        var mc = c16 ? (int)Math.Clamp(panelFloats / n, 1, m) : m;
+        var kc = a16 || b16 ? (int)Math.Clamp(panelFloats / Math.Max(a16 ? mc : 1, b16 ? n : 1), 1, Math.Max(k, 1)) : Math.Max(k, 1);
 
         nint cw = 0, aw = 0, bw = 0;
         using var cScratch = c16 ? dev.Rent((long)mc * n, out cw) : null;
