@@ -62,8 +62,15 @@ public sealed class Linear : IDisposable
     {
         CheckInput(x, w);
         var y = backend.Empty(x.DType, x.Rows, w.Rows);
-        backend.Gemm(x, false, w, true, y);
-        if (bias is not null) backend.AddRowVector(y, bias);
+        if (bias is null)
+        {
+            backend.Gemm(x, false, w, true, y);
+            return y;
+        }
+        var sum = new Float32Accumulator(backend, y, 0f);   // a 16-bit Y is rounded once, after the bias
+        backend.Gemm(x, false, w, true, sum.Sum);
+        backend.AddRowVector(sum.Sum, bias);
+        sum.Finish();
         return y;
     }
 

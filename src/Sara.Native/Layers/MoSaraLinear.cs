@@ -138,9 +138,11 @@ public sealed class MoSaraLinear : IDisposable
         var gates = Backend.Empty(t, e);
         var lamEff = Backend.Empty(t, k);
         var z = Backend.Empty(t, k);
+        var sum = new Float32Accumulator(Backend, y, 0f);   // a 16-bit Y is rounded once, after all three terms
         RoutingOps.AdapterForward(Backend, x.Value, A, B, Wg.Value, Bg.Value, Lambdas.Value, Options.TopK, Options.Scale,
-            y, h, gates, lamEff, z, Options.CheckFinite, beta: 0f);
-        Linear.DenseAccumulate(Backend, x.Value, W0, Bias, y);
+            sum.Sum, h, gates, lamEff, z, Options.CheckFinite, beta: 0f);
+        Linear.DenseAccumulate(Backend, x.Value, W0, Bias, sum.Sum);
+        sum.Finish();
         var output = new Variable(y, true);
         if (Options.CollectRouterStats || Options.BalanceWeight > 0f)
         {
@@ -155,16 +157,23 @@ public sealed class MoSaraLinear : IDisposable
     {
         if (!output.HasGrad(tape)) return;
         var g = output.Grad!;
-        Tensor? dx = null;
-        var bx = 0f;
-        if (x.RequiresGrad) (dx, bx) = x.GradTarget(tape);
+        Float32Accumulator? dx = null;   // a 16-bit dX is rounded once, after both terms
+        if (x.RequiresGrad)
+        {
+            var (target, beta) = x.GradTarget(tape);
+            dx = new Float32Accumulator(Backend, target, beta);
+        }
         using var dLambdas = Backend.Empty(Lambdas.Value.Shape);
         using var dWg = Backend.Empty(Wg.Value.Shape);
         using var dbg = Backend.Empty(Bg.Value.Shape);
         // dX = dH B first; the large GEMM then folds G W0 in through beta = 1.
         RoutingOps.AdapterBackward(Backend, g, A, B, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.Scale,
-            Options.BalanceWeight, dx, dLambdas, dWg, dbg, Options.CheckFinite, dxBeta: bx);
-        if (dx is not null) Backend.Gemm(g, false, W0, false, dx, 1f, 1f);
+            Options.BalanceWeight, dx?.Sum, dLambdas, dWg, dbg, Options.CheckFinite, dxBeta: dx?.FirstBeta ?? 0f);
+        if (dx is not null)
+        {
+            Backend.Gemm(g, false, W0, false, dx.Sum, 1f, 1f);
+            dx.Finish();
+        }
         Lambdas.AddToGrad(tape, dLambdas);
         Wg.AddToGrad(tape, dWg);
         Bg.AddToGrad(tape, dbg);

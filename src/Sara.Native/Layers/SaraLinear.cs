@@ -140,8 +140,10 @@ public sealed class SaraLinear : IDisposable
         var y = Backend.Empty(x.Value.DType, x.Value.Rows, OutFeatures);
         var h = Backend.Empty(x.Value.Rows, K);
         var z = Backend.Empty(x.Value.Rows, K);
-        LowRankOps.AdapterForward(Backend, x.Value, A.Value, B.Value, Lambda.Value, Options.Scale, y, h, z, beta: 0f);
-        Linear.DenseAccumulate(Backend, x.Value, W0, Bias?.Value, y);
+        var sum = new Float32Accumulator(Backend, y, 0f);   // a 16-bit Y is rounded once, after all three terms
+        LowRankOps.AdapterForward(Backend, x.Value, A.Value, B.Value, Lambda.Value, Options.Scale, sum.Sum, h, z, beta: 0f);
+        Linear.DenseAccumulate(Backend, x.Value, W0, Bias?.Value, sum.Sum);
+        sum.Finish();
         var output = new Variable(y, true);
         tape.Record(() => AdapterBackward(tape, output, x, h, z));
         return output;
@@ -175,8 +177,10 @@ public sealed class SaraLinear : IDisposable
             // The rank-k term first: the large GEMM then folds it in through beta = 1 instead of a second
             // read-modify-write pass over the T x n gradient.
             var (dx, bx) = x.GradTarget(tape);
-            Backend.Gemm(dh!, false, B.Value, false, dx, 1f, bx);
-            Backend.Gemm(g, false, W0, false, dx, 1f, 1f);
+            var sum = new Float32Accumulator(Backend, dx, bx);
+            Backend.Gemm(dh!, false, B.Value, false, sum.Sum, 1f, sum.FirstBeta);
+            Backend.Gemm(g, false, W0, false, sum.Sum, 1f, 1f);
+            sum.Finish();
         }
     }
 
