@@ -105,6 +105,17 @@ public abstract partial class Backend : IDisposable
         UploadBytesCore(dst, byteOffset, src);
     }
 
+    /// <summary>Raw little-endian elements of src from <paramref name="byteOffset"/> (a multiple of the element size) into dst.</summary>
+    public void DownloadBytes(Tensor src, Span<byte> dst, long byteOffset = 0)
+    {
+        Check.Owned(this, src, nameof(src), any16: true);
+        var size = src.DType.Size();
+        if (byteOffset < 0 || byteOffset % size != 0 || dst.Length % size != 0 || byteOffset + dst.Length > src.Bytes)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset),
+                $"{dst.Length} bytes at offset {byteOffset} are not whole {src.DType.Name()} elements of {src.Describe} ({src.Bytes} bytes).");
+        DownloadBytesCore(src, byteOffset, dst);
+    }
+
     /// <summary>Reads src as float32 (16-bit values widened exactly).</summary>
     public void Download(Tensor src, Span<float> dst)
     {

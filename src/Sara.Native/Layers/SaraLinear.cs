@@ -223,7 +223,7 @@ public sealed class SaraLinear : IDisposable
 
     /// <summary>
     /// W0 += s A diag(lambda) B; afterwards Forward runs the dense path only. A 16-bit W0 keeps its dtype: each element is
-    /// W0 + s A diag(lambda) B computed in float32 and rounded once to nearest even (within one ulp of the float64 merge).
+    /// W0 + s A diag(lambda) B summed in float64 and rounded once to nearest even (<see cref="LowRankMerge"/>).
     /// </summary>
     public void Merge()
     {
@@ -242,6 +242,11 @@ public sealed class SaraLinear : IDisposable
 
     private void ApplyDelta(float sign)
     {
+        if (W0.DType != DType.F32)
+        {
+            LowRankMerge.Apply(Backend, W0, A.Value, Lambda.Value, B.Value, sign * (double)Options.Scale);
+            return;
+        }
         using var _ = TensorScope.Suspend();
         using var al = Backend.Empty(OutFeatures, K);
         Backend.ScaleColumns(A.Value, Lambda.Value, al);

@@ -60,6 +60,22 @@ public static class Precision
         return sign != 0 ? -sub : sub;
     }
 
+    /// <summary>
+    /// 16-bit bits of a float64 value, rounded once to nearest even (no double rounding through float32): the value is
+    /// first rounded to float32 with round-to-odd, which keeps the 13+ extra bits the final rounding needs to be exact.
+    /// </summary>
+    public static ushort To16(DType dtype, double value) => To16(dtype, RoundToOddSingle(value));
+
+    /// <summary>The float32 nearest to value in round-to-odd: truncated toward zero, last bit set when inexact.</summary>
+    private static float RoundToOddSingle(double value)
+    {
+        var f = (float)value;
+        if (double.IsNaN(value) || (double)f == value) return f;
+        var u = BitConverter.SingleToUInt32Bits(f);
+        if (Math.Abs((double)f) > Math.Abs(value)) u--;   // one step toward zero (infinity steps to float's largest finite)
+        return BitConverter.UInt32BitsToSingle(u | 1u);
+    }
+
     /// <summary>16-bit bits of <paramref name="value"/> in <paramref name="dtype"/> (BF16 or F16).</summary>
     public static ushort To16(DType dtype, float value) => dtype switch
     {

@@ -105,6 +105,33 @@ public class ConversionTests
     }
 
     [Test]
+    public void Float64ValuesRoundOnceWithoutDoubleRounding()
+    {
+        var r = new Random();
+        var values = new List<double>();
+        // Exact ties and values a hair either side of them (float32 in between would round these twice), random values,
+        // and the overflow and subnormal edges.
+        foreach (var u in BitPatterns.Float32Sweep().Where((_, i) => i % 7 == 0))
+        {
+            var x = (double)BitConverter.UInt32BitsToSingle(u);
+            if (!double.IsFinite(x)) continue;
+            values.Add(x);
+            values.Add(x * (1 + 1e-12));
+            values.Add(x * (1 - 1e-12));
+        }
+        for (var i = 0; i < 100_000; i++) values.Add((r.NextDouble() - 0.5) * Math.Pow(2, r.Next(-30, 20)));
+        values.AddRange([65520.0 - 1e-9, 65520.0, 1e300, -1e300, Math.Pow(2, -25), Math.Pow(2, -25) * (1 + 1e-15), 1e-300, -0.0]);
+        foreach (var x in values)
+        {
+            if (P.FromBFloat16(P.To16(DType.BF16, x)) != (float)FloatRoundingOracle.ToBFloat16(x))
+                Assert.Fail($"bf16 of {x:R}: {P.To16(DType.BF16, x):X4}, model {FloatRoundingOracle.ToBFloat16(x):R}");
+            if (P.FromHalf(P.To16(DType.F16, x)) != (float)FloatRoundingOracle.ToHalf(x))
+                Assert.Fail($"f16 of {x:R}: {P.To16(DType.F16, x):X4}, model {FloatRoundingOracle.ToHalf(x):R}");
+        }
+        Assert.That(P.To16(DType.BF16, double.NaN), Is.EqualTo(P.BFloat16NaN));
+    }
+
+    [Test]
     public void MismatchedSpanLengthsAreRefused()
     {
         Assert.Throws<ArgumentException>(() => P.Narrow(DType.BF16, new float[3], new ushort[2]));
