@@ -12,6 +12,16 @@ public sealed class PairedRatios
 
     public int Rounds { get; private init; }
 
+    /// <summary>The ratios measured per layer shape: adapter / dense in float32 and with a bf16 W0, and bf16 / float32 of each layer.</summary>
+    public static readonly (string Num, string Den)[] Pairs =
+    [
+        ("SaraForward", "DenseForward"), ("MoSaraForward", "DenseForward"), ("SaraForwardBackward", "DenseForwardBackward"),
+        ("MoSaraForwardBackward", "DenseForwardBackward"), ("SaraForwardBf16", "DenseForwardBf16"),
+        ("SaraForwardBackwardBf16", "DenseForwardBackwardBf16"), ("MoSaraForwardBackwardBf16", "DenseForwardBackwardBf16"),
+        ("DenseForwardBf16", "DenseForward"), ("DenseForwardBackwardBf16", "DenseForwardBackward"),
+        ("SaraForwardBackwardBf16", "SaraForwardBackward"),
+    ];
+
     public double? Get(string numerator, string denominator, object param) =>
         _ratios.TryGetValue($"{numerator}/{denominator}|{param}", out var r) ? r : null;
 
@@ -27,9 +37,10 @@ public sealed class PairedRatios
                 {
                     var times = Rotate(rounds, [("DenseForward", b.DenseForward), ("SaraForward", b.SaraForward), ("MoSaraForward", b.MoSaraForward),
                         ("DenseForwardBackward", b.DenseForwardBackward), ("SaraForwardBackward", b.SaraForwardBackward),
-                        ("MoSaraForwardBackward", b.MoSaraForwardBackward)]);
-                    foreach (var (num, den) in new[] { ("SaraForward", "DenseForward"), ("MoSaraForward", "DenseForward"),
-                                 ("SaraForwardBackward", "DenseForwardBackward"), ("MoSaraForwardBackward", "DenseForwardBackward") })
+                        ("MoSaraForwardBackward", b.MoSaraForwardBackward), ("DenseForwardBf16", b.DenseForwardBf16),
+                        ("SaraForwardBf16", b.SaraForwardBf16), ("DenseForwardBackwardBf16", b.DenseForwardBackwardBf16),
+                        ("SaraForwardBackwardBf16", b.SaraForwardBackwardBf16), ("MoSaraForwardBackwardBf16", b.MoSaraForwardBackwardBf16)]);
+                    foreach (var (num, den) in Pairs)
                         result._ratios[$"{num}/{den}|{s}"] = MedianRatio(times[num], times[den]);
                 }
                 finally { b.Cleanup(); }
