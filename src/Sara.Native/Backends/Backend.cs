@@ -36,12 +36,7 @@ public abstract partial class Backend : IDisposable
     /// <summary>A tensor of <paramref name="dtype"/> holding <paramref name="data"/> (rounded to nearest even for 16-bit dtypes).</summary>
     public Tensor FromArray(ReadOnlySpan<float> data, DType dtype, params int[] shape)
     {
-        var t = Empty(dtype, shape);
-        if (data.Length != t.Length)
-        {
-            t.Dispose();
-            throw new ArgumentException($"Data has {data.Length} elements; shape [{string.Join(", ", shape)}] needs {t.Length}.", nameof(data));
-        }
+        var t = EmptyFor(data.Length, dtype, shape, nameof(data));
         Upload(t, data);
         return t;
     }
@@ -50,14 +45,18 @@ public abstract partial class Backend : IDisposable
     public Tensor FromBits(ReadOnlySpan<ushort> bits, DType dtype, params int[] shape)
     {
         Check.Is16Bit(dtype, nameof(dtype));
-        var t = Empty(dtype, shape);
-        if (bits.Length != t.Length)
-        {
-            t.Dispose();
-            throw new ArgumentException($"Data has {bits.Length} elements; shape [{string.Join(", ", shape)}] needs {t.Length}.", nameof(bits));
-        }
+        var t = EmptyFor(bits.Length, dtype, shape, nameof(bits));
         UploadBytesCore(t, 0, MemoryMarshal.AsBytes(bits));
         return t;
+    }
+
+    /// <summary>An empty tensor of this shape, after checking that <paramref name="count"/> elements fill it exactly.</summary>
+    private Tensor EmptyFor(int count, DType dtype, int[] shape, string name)
+    {
+        var t = Empty(dtype, shape);
+        if (count == t.Length) return t;
+        t.Dispose();
+        throw new ArgumentException($"Data has {count} elements; shape [{string.Join(", ", shape)}] needs {t.Length}.", name);
     }
 
     public Tensor Zeros(params int[] shape) => Zeros(DType.F32, shape);
@@ -97,23 +96,25 @@ public abstract partial class Backend : IDisposable
     /// </summary>
     public void UploadBytes(Tensor dst, ReadOnlySpan<byte> src, long byteOffset = 0)
     {
-        Check.Owned(this, dst, nameof(dst), any16: true);
-        var size = dst.DType.Size();
-        if (byteOffset < 0 || byteOffset % size != 0 || src.Length % size != 0 || byteOffset + src.Length > dst.Bytes)
-            throw new ArgumentOutOfRangeException(nameof(byteOffset),
-                $"{src.Length} bytes at offset {byteOffset} do not fit whole {dst.DType.Name()} elements of {dst.Describe} ({dst.Bytes} bytes).");
+        CheckByteRange(dst, src.Length, byteOffset, nameof(dst));
         UploadBytesCore(dst, byteOffset, src);
     }
 
     /// <summary>Raw little-endian elements of src from <paramref name="byteOffset"/> (a multiple of the element size) into dst.</summary>
     public void DownloadBytes(Tensor src, Span<byte> dst, long byteOffset = 0)
     {
-        Check.Owned(this, src, nameof(src), any16: true);
-        var size = src.DType.Size();
-        if (byteOffset < 0 || byteOffset % size != 0 || dst.Length % size != 0 || byteOffset + dst.Length > src.Bytes)
-            throw new ArgumentOutOfRangeException(nameof(byteOffset),
-                $"{dst.Length} bytes at offset {byteOffset} are not whole {src.DType.Name()} elements of {src.Describe} ({src.Bytes} bytes).");
+        CheckByteRange(src, dst.Length, byteOffset, nameof(src));
         DownloadBytesCore(src, byteOffset, dst);
+    }
+
+    /// <summary>count bytes at byteOffset must be whole elements of t, inside it.</summary>
+    private void CheckByteRange(Tensor t, int count, long byteOffset, string name, [System.Runtime.CompilerServices.CallerMemberName] string op = "")
+    {
+        Check.Owned(this, t, name, any16: true, op);
+        var size = t.DType.Size();
+        if (byteOffset < 0 || byteOffset % size != 0 || count % size != 0 || byteOffset + count > t.Bytes)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset),
+                $"{op}: {count} bytes at offset {byteOffset} are not whole {t.DType.Name()} elements inside {name} {t.Describe} ({t.Bytes} bytes).");
     }
 
     /// <summary>Reads src as float32 (16-bit values widened exactly).</summary>

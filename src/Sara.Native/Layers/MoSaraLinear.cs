@@ -49,7 +49,7 @@ public sealed class MoSaraLinear : IDisposable
     public static MoSaraLinear FromPretrained(Backend backend, string name, Tensor w0, Tensor? bias = null, MoSaraOptions? options = null)
     {
         options ??= new MoSaraOptions();
-        ValidOr(options, w0, bias);
+        PretrainedFactors.OrDispose(options.Validate, w0, bias);
         var f = PretrainedFactors.Compute(backend, name, w0, bias, options.Rank, options.FixedRank, options.Svd, options.FactorDType);
         return new MoSaraLinear(backend, name, f, options, null, null, null);
     }
@@ -70,14 +70,11 @@ public sealed class MoSaraLinear : IDisposable
         float[] a, float[] b, int k, MoSaraOptions? options = null, float[]? lambdas = null, float[]? wg = null, float[]? bg = null)
     {
         options ??= new MoSaraOptions();
-        ValidOr(options, w0, bias);
-        try { CheckRouter(name, options.Experts, k, lambdas, wg, bg); }
-        catch
+        PretrainedFactors.OrDispose(() =>
         {
-            w0.Dispose();
-            bias?.Dispose();
-            throw;
-        }
+            options.Validate();
+            CheckRouter(name, options.Experts, k, lambdas, wg, bg);
+        }, w0, bias);
         var f = PretrainedFactors.FromGiven(backend, name, w0, bias, a, b, k, options.FactorDType);
         return new MoSaraLinear(backend, name, f, options, lambdas, wg, bg);
     }
@@ -87,18 +84,6 @@ public sealed class MoSaraLinear : IDisposable
         if (lambdas is not null && lambdas.Length != e * k) throw new ArgumentException($"Layer '{name}': Lambda must be {e} x {k}.", nameof(lambdas));
         if (wg is not null && wg.Length != e * k) throw new ArgumentException($"Layer '{name}': Wg must be {e} x {k}.", nameof(wg));
         if (bg is not null && bg.Length != e) throw new ArgumentException($"Layer '{name}': bg must have {e} values.", nameof(bg));
-    }
-
-    /// <summary>Validates the options; on failure disposes the tensors the caller handed over.</summary>
-    private static void ValidOr(MoSaraOptions options, Tensor w0, Tensor? bias)
-    {
-        try { options.Validate(); }
-        catch
-        {
-            w0?.Dispose();
-            bias?.Dispose();
-            throw;
-        }
     }
 
     public Backend Backend { get; }

@@ -106,6 +106,18 @@ internal sealed record PretrainedFactors(Tensor W0, Tensor? Bias, Tensor A, Tens
         throw new ArgumentException($"Layer '{name}': W0 {w.Describe} contains {bad} NaN or infinite values{hint}.", nameof(w));
     }
 
+    /// <summary>Runs a check on what the caller handed over; if it throws, disposes W0 and the bias (the layer owned them).</summary>
+    public static void OrDispose(Action check, Tensor w0, Tensor? bias)
+    {
+        try { check(); }
+        catch
+        {
+            w0?.Dispose();
+            bias?.Dispose();
+            throw;
+        }
+    }
+
     public static void CheckRank(string name, int k, int m, int n)
     {
         if (k < 1 || k > Math.Min(m, n))

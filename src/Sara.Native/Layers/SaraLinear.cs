@@ -50,7 +50,8 @@ public sealed class SaraLinear : IDisposable
     public static SaraLinear FromPretrained(Backend backend, string name, Tensor w0, Tensor? bias = null, SaraOptions? options = null)
     {
         options ??= new SaraOptions();
-        var f = PretrainedFactors.Compute(backend, name, w0, bias, ValidOr(options, w0, bias).Rank, options.FixedRank, options.Svd, DType.F32);
+        PretrainedFactors.OrDispose(options.Validate, w0, bias);
+        var f = PretrainedFactors.Compute(backend, name, w0, bias, options.Rank, options.FixedRank, options.Svd, DType.F32);
         using var _ = TensorScope.Suspend();
         return new SaraLinear(backend, name, f.W0, f.Bias, f.A, f.B, backend.Zeros(f.K), options, f.Plan);
     }
@@ -74,14 +75,11 @@ public sealed class SaraLinear : IDisposable
         float[] a, float[] b, int k, float[]? lambda = null, SaraOptions? options = null)
     {
         options ??= new SaraOptions();
-        ValidOr(options, w0, bias);
-        try { CheckLambda(name, lambda, k); }
-        catch
+        PretrainedFactors.OrDispose(() =>
         {
-            w0.Dispose();
-            bias?.Dispose();
-            throw;
-        }
+            options.Validate();
+            CheckLambda(name, lambda, k);
+        }, w0, bias);
         var f = PretrainedFactors.FromGiven(backend, name, w0, bias, a, b, k, DType.F32);
         using var _ = TensorScope.Suspend();
         var lam = lambda is null ? backend.Zeros(k) : backend.FromArray(lambda, k);
@@ -91,19 +89,6 @@ public sealed class SaraLinear : IDisposable
     private static void CheckLambda(string name, float[]? lambda, int k)
     {
         if (lambda is not null && lambda.Length != k) throw new ArgumentException($"Layer '{name}': lambda must have {k} values; got {lambda.Length}.", nameof(lambda));
-    }
-
-    /// <summary>Validates the options; on failure disposes the tensors the caller handed over.</summary>
-    private static SaraOptions ValidOr(SaraOptions options, Tensor w0, Tensor? bias)
-    {
-        try { options.Validate(); }
-        catch
-        {
-            w0?.Dispose();
-            bias?.Dispose();
-            throw;
-        }
-        return options;
     }
 
     public Backend Backend { get; }

@@ -159,11 +159,7 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
 
     public void Memset16(nint dst, ushort value, long count)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        if (count == 0) return;
-        RequirePointer(dst, nameof(dst));
-        Enter();
-        Cuda.Check(Cuda.cuMemsetD16_v2(dst, value, (nuint)count), "cuMemsetD16_v2");
+        if (EnterMemset(dst, count)) Cuda.Check(Cuda.cuMemsetD16_v2(dst, value, (nuint)count), "cuMemsetD16_v2");
     }
 
     /// <summary>
@@ -187,11 +183,17 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
 
     public void Memset32(nint dst, uint value, long count)
     {
+        if (EnterMemset(dst, count)) Cuda.Check(Cuda.cuMemsetD32_v2(dst, value, (nuint)count), "cuMemsetD32_v2");
+    }
+
+    /// <summary>Checks a memset's arguments; false when there is nothing to set, else makes the context current.</summary>
+    private bool EnterMemset(nint dst, long count)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        if (count == 0) return;
+        if (count == 0) return false;
         RequirePointer(dst, nameof(dst));
         Enter();
-        Cuda.Check(Cuda.cuMemsetD32_v2(dst, value, (nuint)count), "cuMemsetD32_v2");
+        return true;
     }
 
     /// <summary>Free and total device memory in bytes (cuMemGetInfo).</summary>

@@ -10,17 +10,7 @@ public sealed unsafe partial class GpuRuntime
     public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb,
         float beta, nint c, int ldc)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
-        RequireLeading(lda, transA ? m : k, nameof(lda), $"op(A) of shape [{m},{k}] with transA={transA}");
-        RequireLeading(ldb, transB ? k : n, nameof(ldb), $"op(B) of shape [{k},{n}] with transB={transB}");
-        RequireLeading(ldc, n, nameof(ldc), $"C of shape [{m},{n}]");
-        if (m == 0 || n == 0) return;
-        Enter();
-        // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T, and the buffers already hold A^T and B^T.
-        var opA = transA ? CublasOperation.T : CublasOperation.N;
-        var opB = transB ? CublasOperation.T : CublasOperation.N;
+        if (!EnterGemm(transA, transB, m, n, k, lda, ldb, ldc, out var opA, out var opB)) return;
         Cublas.Check(Cublas.cublasSgemm_v2(_blas, opB, opA, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc), "cublasSgemm_v2");
     }
 
@@ -29,19 +19,30 @@ public sealed unsafe partial class GpuRuntime
         nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc)
     {
         MixedGemm.CheckGemmExTypes(aType, bType, cType);
+        if (!EnterGemm(transA, transB, m, n, k, lda, ldb, ldc, out var opA, out var opB)) return;
+        Cublas.Check(Cublas.cublasGemmEx(_blas, opB, opA, n, m, k, &alpha, b, DataType(bType), ldb, a, DataType(aType), lda,
+            &beta, c, DataType(cType), ldc, CublasComputeType.CUBLAS_COMPUTE_32F, CublasGemmAlgo.Default), "cublasGemmEx");
+    }
+
+    /// <summary>
+    /// Checks a row-major GEMM's sizes and leading dimensions; false when C is empty (nothing to do), else makes the context
+    /// current and gives the column-major operations: row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and
+    /// the buffers already hold A^T and B^T.
+    /// </summary>
+    private bool EnterGemm(bool transA, bool transB, int m, int n, int k, int lda, int ldb, int ldc,
+        out CublasOperation opA, out CublasOperation opB)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         RequireLeading(lda, transA ? m : k, nameof(lda), $"op(A) of shape [{m},{k}] with transA={transA}");
         RequireLeading(ldb, transB ? k : n, nameof(ldb), $"op(B) of shape [{k},{n}] with transB={transB}");
         RequireLeading(ldc, n, nameof(ldc), $"C of shape [{m},{n}]");
-        if (m == 0 || n == 0) return;
+        opA = transA ? CublasOperation.T : CublasOperation.N;
+        opB = transB ? CublasOperation.T : CublasOperation.N;
+        if (m == 0 || n == 0) return false;
         Enter();
-        // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T (as in Gemm).
-        var opA = transA ? CublasOperation.T : CublasOperation.N;
-        var opB = transB ? CublasOperation.T : CublasOperation.N;
-        Cublas.Check(Cublas.cublasGemmEx(_blas, opB, opA, n, m, k, &alpha, b, DataType(bType), ldb, a, DataType(aType), lda,
-            &beta, c, DataType(cType), ldc, CublasComputeType.CUBLAS_COMPUTE_32F, CublasGemmAlgo.Default), "cublasGemmEx");
+        return true;
     }
 
     private static CudaDataType DataType(DType t) => t switch

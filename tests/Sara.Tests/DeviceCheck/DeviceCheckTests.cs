@@ -54,6 +54,8 @@ public class DeviceCheckTests
         Assert.That(families["lowrank-forward"], Is.EqualTo(LowRankForwardParity.Shapes.Length));
         Assert.That(families["routing"], Is.EqualTo(RoutingParity.Shapes.Length));
         Assert.That(families["sara-layer"], Is.EqualTo(SaraLayerParity.Shapes.Length));
+        Assert.That(families["sara-layer-16bit"], Is.EqualTo(2 * SaraLayerParity.Shapes.Length), "bf16 and f16 W0");
+        Assert.That(families["gemm-16bit"], Is.EqualTo(Gemm16Parity.Types.Length * Gemm16Parity.Shapes.Length));
     }
 
     [Test]
