@@ -117,7 +117,8 @@ public class RankPlannerTests
         var total = values.Sum();
         // A tau halfway between two cumulative fractions, so float32 storage (~1e-7 relative) cannot move the answer.
         var cumulative = values.Select((_, i) => values.Take(i + 1).Sum() / total).ToArray();
-        var wantK = Array.FindIndex(cumulative, c => c > 0.6) + 1;
+        var wantK = Array.FindIndex(cumulative, c => c > (energy ? 0.9 : 0.6)) + 1;
+        Assert.That(wantK, Is.InRange(2, 80), "a k with a cumulative fraction on either side");
         var tau = (cumulative[wantK - 2] + cumulative[wantK - 1]) / 2;
         var options = new RankOptions(criterion, tau, KMin: 1, KMax: 80) { PowerIterations = 6, Oversampling = 16 };
 
