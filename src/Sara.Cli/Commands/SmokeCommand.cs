@@ -42,17 +42,21 @@ internal static class SmokeCommand
         backend.Synchronize();
         var ms = sw.Elapsed.TotalMilliseconds;
         var got = y.ToArray();
+        // Float64 reference: Z = (X B^T) diag(lambda) once, then Y = Z A^T.
+        var zRef = new double[t * k];
+        for (var i = 0; i < t; i++)
+            for (var r = 0; r < k; r++)
+            {
+                double hr = 0;
+                for (var c = 0; c < n; c++) hr += (double)xs[i * n + c] * bs[r * n + c];
+                zRef[i * k + r] = hr * lam[r];
+            }
         double num = 0, den = 0;
         for (var i = 0; i < t; i++)
             for (var j = 0; j < m; j++)
             {
                 double acc = 0;
-                for (var r = 0; r < k; r++)
-                {
-                    double hr = 0;
-                    for (var c = 0; c < n; c++) hr += (double)xs[i * n + c] * bs[r * n + c];
-                    acc += hr * lam[r] * as_[j * k + r];
-                }
+                for (var r = 0; r < k; r++) acc += zRef[i * k + r] * as_[j * k + r];
                 num += (got[i * m + j] - acc) * (got[i * m + j] - acc);
                 den += acc * acc;
             }
