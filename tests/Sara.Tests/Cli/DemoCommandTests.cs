@@ -58,8 +58,7 @@ public sealed partial class DemoCommandTests : CliTestBase
         foreach (var layer in sara.Layers)
         {
             var w0 = baseMlp.Single(l => l.Name == layer.Name);
-            var want = MergeOracle(w0.Weight, layer.M, layer.N, layer.K, layer.Tensors["A"].Data, layer.Tensors["lambda"].Data,
-                layer.Tensors["B"].Data, sara.Metadata.Scale);
+            var want = MergeCommandTests.Oracle(w0.Weight, layer, sara.Metadata.Scale);
             var got = mergedMlp.Single(l => l.Name == w0.Name).Weight;
             Oracle.AssertClose(got, want, 1e-6, $"merged {w0.Name}");
         }
@@ -139,19 +138,6 @@ public sealed partial class DemoCommandTests : CliTestBase
             loss += Math.Log(h.Sum(v => Math.Exp(v - max))) + max - h[labels[s]];
         }
         return ((double)correct / count, loss / count);
-    }
-
-    private static double[] MergeOracle(float[] w0, int m, int n, int k, float[] a, float[] lambda, float[] b, double scale)
-    {
-        var w = new double[m * n];
-        for (var i = 0; i < m; i++)
-            for (var j = 0; j < n; j++)
-            {
-                double acc = 0;
-                for (var r = 0; r < k; r++) acc += (double)a[i * k + r] * lambda[r] * b[r * n + j];
-                w[i * n + j] = w0[i * n + j] + scale * acc;
-            }
-        return w;
     }
 
     [GeneratedRegex(@"Merged SARA model .*?accuracy ([\d.]+) %, loss ([\d.]+)")]

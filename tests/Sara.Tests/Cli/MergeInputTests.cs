@@ -111,7 +111,7 @@ public sealed class MergeInputTests : CliTestBase
 
         // Each merged weight is the dtype's nearest value to the float64 merge of the decoded base (half a step of the
         // dtype, plus float32 rounding of the sum).
-        var want = MergeOracle(b.ReadFloats("fc.weight"), AdapterFile.Load(adapterPath).Layers[0]);
+        var want = MergeCommandTests.Oracle(b.ReadFloats("fc.weight"), AdapterFile.Load(adapterPath).Layers[0], Scale);
         var got = merged.ReadFloats("fc.weight");
         var worst = 0.0;
         for (var i = 0; i < got.Length; i++)
@@ -137,22 +137,8 @@ public sealed class MergeInputTests : CliTestBase
         Assert.That(run.Out, Does.Contain("on emu"));
         using var b = SafetensorsFile.Open(basePath);
         using var merged = SafetensorsFile.Open(outPath);
-        Oracle.AssertClose(merged.ReadFloats("fc.weight"), MergeOracle(b.ReadFloats("fc.weight"), AdapterFile.Load(adapterPath).Layers[0]), 1e-6, "merged on emu");
+        Oracle.AssertClose(merged.ReadFloats("fc.weight"), MergeCommandTests.Oracle(b.ReadFloats("fc.weight"), AdapterFile.Load(adapterPath).Layers[0], Scale), 1e-6, "merged on emu");
     }
 
     private static int MantissaBits(SafetensorsDType dtype) => dtype == SafetensorsDType.F16 ? 10 : 7;
-
-    private static double[] MergeOracle(float[] w0, AdapterLayer l)
-    {
-        var (a, b, lam) = (l.Tensors["A"].Data, l.Tensors["B"].Data, l.Tensors["lambda"].Data);
-        var w = new double[l.M * l.N];
-        for (var i = 0; i < l.M; i++)
-            for (var j = 0; j < l.N; j++)
-            {
-                double acc = 0;
-                for (var r = 0; r < l.K; r++) acc += (double)a[i * l.K + r] * lam[r] * b[r * l.N + j];
-                w[i * l.N + j] = w0[i * l.N + j] + Scale * acc;
-            }
-        return w;
-    }
 }
