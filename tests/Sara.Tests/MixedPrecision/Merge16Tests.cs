@@ -1,7 +1,6 @@
 // Merging into a 16-bit W0 (issue 13): W0 + s A diag(lambda) B summed in float64 and rounded once, so every element is
-// within one ulp of the float64 merge (half an ulp) and is its round-to-nearest-even value; `sara merge` keeps each
-// tensor's dtype.
-using Sara.Cli.Merge;
+// within one ulp of the float64 merge (half an ulp) and is its round-to-nearest-even value. (`sara merge` of BF16 / F16
+// bases, through the same layer merge: Cli/MergeInputTests.HalfPrecisionBasesMergeInTheirOwnDType.)
 using Sara.Native.IO;
 using Sara.Native.Layers;
 using Sara.Native.Tensors;
@@ -12,7 +11,7 @@ using Sara.Tests.Support;
 
 namespace Sara.Tests.MixedPrecision;
 
-public class Merge16Tests : CliTestBase
+public class Merge16Tests
 {
     /// <summary>
     /// Checks merged (as stored, widened) against the float64 merge: within one ulp everywhere, and equal to the
@@ -38,19 +37,6 @@ public class Merge16Tests : CliTestBase
         Assert.That(rne, Is.GreaterThan(merged.Length * 99 / 100), "almost every element is checked for the exact rounding");
     }
 
-    private static double[] Float64Merge(float[] w0, float[] a, float[] b, float[] lambda, int m, int n, int k, double s)
-    {
-        var exact = new double[(long)m * n];
-        for (var i = 0; i < m; i++)
-            for (var j = 0; j < n; j++)
-            {
-                double d = 0;
-                for (var p = 0; p < k; p++) d += (double)a[i * k + p] * lambda[p] * b[p * n + j];
-                exact[(long)i * n + j] = w0[(long)i * n + j] + s * d;
-            }
-        return exact;
-    }
-
     [Test]
     public void MergingIntoA16BitW0RoundsOnceToWithinOneUlp(
         [Values("cpu", "emu")] string device, [Values(DType.BF16, DType.F16)] DType dtype)
@@ -63,7 +49,8 @@ public class Merge16Tests : CliTestBase
         using var layer = SaraLinear.FromFactors(backend, "l", w0, m, n, null, a, b, k, lambda, new SaraOptions { Scale = scale, W0DType = dtype });
         layer.Merge();
         Assert.That(layer.W0.DType, Is.EqualTo(dtype));
-        AssertMergedWithinOneUlp(layer.W0.ToArray(), Float64Merge(w0, a, b, lambda, m, n, k, scale), dtype, $"{device} {dtype.Name()} W0'");
+        var exact = MergeCommandTests.Oracle(w0, AdapterLayer.Sara("l", m, n, lambda, a, b), scale);
+        AssertMergedWithinOneUlp(layer.W0.ToArray(), exact, dtype, $"{device} {dtype.Name()} W0'");
         var merged = layer.W0.ToArray();
         layer.Unmerge();
         var back = layer.W0.ToArray();
@@ -71,34 +58,5 @@ public class Merge16Tests : CliTestBase
         for (var i = 0; i < back.Length; i++)   // two roundings: half an ulp of the merged value, half an ulp of the result
             Assert.That(Math.Abs(back[i] - w0[i]), Is.Not.NaN.And.LessThanOrEqualTo(0.5 * (FloatRoundingOracle.Ulp(merged[i], bf) + FloatRoundingOracle.Ulp(back[i], bf))),
                 $"unmerged [{i}]");
-    }
-
-    [Test]
-    public void SaraMergeKeepsABf16BaseInBf16()
-    {
-        var r = new Rand();
-        const int m = 48, n = 40, k = 5;
-        const double scale = 0.5;
-        var w = Gemm16Parity.Draw(r, m * n, DType.BF16);
-        var basePath = PathOf("base.safetensors");
-        var writer = new SafetensorsWriter();
-        writer.Add("proj.weight", SafetensorsDType.BF16, [m, n], w);
-        writer.Add("proj.bias", SafetensorsDType.F16, [m], r.Normal(m));
-        writer.Save(basePath);
-        var layer = AdapterLayer.Sara("proj", m, n, r.Normal(k), r.Normal(m * k, 0.3), r.Normal(k * n, 0.3));
-        var adapter = new AdapterFile(AdapterMetadata.Create(AdapterMethod.Sara, "SumFraction", 0.2, scale));
-        adapter.AddLayer(layer);
-        var adapterPath = PathOf("adapter.safetensors");
-        adapter.Save(adapterPath);
-        var outPath = PathOf("merged.safetensors");
-
-        var run = Sara("merge", basePath, adapterPath, "-o", outPath, "--device", "cpu");
-        Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
-        using var merged = SafetensorsFile.Open(outPath);
-        using var source = SafetensorsFile.Open(basePath);
-        Assert.That(merged.GetInfo("proj.weight").DType, Is.EqualTo(SafetensorsDType.BF16));
-        Assert.That(merged.GetBytes("proj.bias").ToArray(), Is.EqualTo(source.GetBytes("proj.bias").ToArray()), "other tensors byte for byte");
-        var exact = Float64Merge(w, layer.Tensors["A"].Data, layer.Tensors["B"].Data, layer.Tensors["lambda"].Data, m, n, k, scale);
-        AssertMergedWithinOneUlp(merged.ReadFloats("proj.weight"), exact, DType.BF16, "merged proj.weight");
     }
 }
