@@ -1,5 +1,6 @@
 // Program.cs — runs the suite with a short in-process BenchmarkDotNet job and writes the ratio table to --results.
-// Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--rounds N] [--only layers,svd,adamw,machine]
+// Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--rounds N] [--clock wall|cpu]
+//        [--only layers,svd,adamw,machine]   (--clock cpu: paired ratios of process CPU time, for a loaded machine; see PairedRatios)
 // Device: SARA_DEVICE=cpu|emu|cuda (default: the GPU when present, else cpu).
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
@@ -10,6 +11,7 @@ using Sara.Bench;
 var results = "bench/results";
 var iterations = 15;
 var pairedRounds = 25;
+var cpuClock = false;
 var only = new HashSet<string>(["machine", "layers", "svd", "adamw"]);
 for (var i = 0; i < args.Length; i++)
 {
@@ -18,9 +20,10 @@ for (var i = 0; i < args.Length; i++)
         case "--results" when i + 1 < args.Length: results = args[++i]; break;
         case "--iterations" when i + 1 < args.Length: iterations = int.Parse(args[++i]); break;
         case "--rounds" when i + 1 < args.Length: pairedRounds = int.Parse(args[++i]); break;
+        case "--clock" when i + 1 < args.Length && args[i + 1] is "wall" or "cpu": cpuClock = args[++i] == "cpu"; break;
         case "--only" when i + 1 < args.Length: only = [.. args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries)]; break;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --results DIR [--iterations N] [--rounds N] [--only machine,layers,svd,adamw]");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --results DIR [--iterations N] [--rounds N] [--clock wall|cpu] [--only machine,layers,svd,adamw]");
             return 2;
     }
 }
@@ -52,8 +55,8 @@ var medians = Medians.From(summaries);
 using (var backend = Shapes.CreateBackend())
 {
     var accuracy = only.Contains("svd") ? SvdAccuracy.Measure(backend) : [];
-    Console.WriteLine($"Paired ratios: {pairedRounds} interleaved rounds");
-    var paired = PairedRatios.Measure(pairedRounds, only.Contains("layers"), only.Contains("svd"));
+    Console.WriteLine($"Paired ratios: {pairedRounds} interleaved rounds, {(cpuClock ? "process CPU time" : "wall clock")}");
+    var paired = PairedRatios.Measure(pairedRounds, only.Contains("layers"), only.Contains("svd"), cpuClock);
     var report = new ResultsReport(backend, medians, accuracy, jobText, clock.Elapsed, $"{loadStart} / {Load()}", paired);
     Directory.CreateDirectory(results);
     var path = Path.Combine(results, $"{backend.Name}.md");

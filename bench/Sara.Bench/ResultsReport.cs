@@ -91,7 +91,7 @@ public sealed class ResultsReport(Backend backend, Medians med, List<SvdAccuracy
         if (_targets.Count == 0) return;
         sb.AppendLine("## Targets");
         sb.AppendLine();
-        sb.AppendLine($"Verdict on the paired ratio (median over {paired.Rounds} interleaved rounds, see `PairedRatios.cs`) where there is one; " +
+        sb.AppendLine($"Verdict on the paired ratio (median over {paired.Rounds} interleaved rounds of {(paired.CpuClock ? "process CPU time" : "wall-clock time")}, see `PairedRatios.cs`) where there is one; " +
                       "the BenchmarkDotNet medians and minima of the same run beside it.");
         sb.AppendLine();
         sb.AppendLine("| target | paired | BDN medians | BDN minima | limit | status |");
