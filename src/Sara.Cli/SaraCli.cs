@@ -1,17 +1,19 @@
 using System.CommandLine;
 using Sara.Cli.Commands;
+using Sara.Native.IO;
 
 namespace Sara.Cli;
 
 /// <summary>
 /// The `sara` command line: analyze, demo, merge, smoke. <see cref="Run"/> parses, runs and returns the exit code;
 /// user errors (bad arguments, missing or corrupt files, unavailable device) are one line on stderr and exit code 1
-/// (2 for a command line that does not parse), never a stack trace.
+/// (2 for a command line that does not parse, 3 for an internal error), never a stack trace.
 /// </summary>
 public static class SaraCli
 {
     public const int ExitUserError = 1;
     public const int ExitUsage = 2;
+    public const int ExitInternal = 3;
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -23,7 +25,17 @@ public static class SaraCli
         root.Subcommands.Add(MergeCommand.Create(context));
         root.Subcommands.Add(SmokeCommand.Create(context));
 
-        var parsed = root.Parse(args);
+        ParseResult parsed;
+        try
+        {
+            parsed = root.Parse(args);
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("SARA_DEBUG") != "1")
+        {
+            // A parser bug, not a user error: still one line, never a stack trace.
+            error.WriteLine($"sara: internal error while parsing the command line ({e.GetType().Name}): {OneLine(e.Message)} (SARA_DEBUG=1 shows the stack)");
+            return ExitInternal;
+        }
         if (parsed.Errors.Count > 0)
         {
             var command = parsed.CommandResult.Command;
@@ -34,6 +46,7 @@ public static class SaraCli
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
     }
 
+    /// <summary>A message as one printable line: line breaks joined, control characters escaped, length bounded (<see cref="SafeText"/>).</summary>
     internal static string OneLine(string message) =>
-        string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        SafeText.Line(string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
 }
