@@ -112,16 +112,17 @@ public static class RegularFile
 
     /// <summary>
     /// Resolves <paramref name="relative"/> against the folder <paramref name="folder"/> (itself canonical) and returns its
-    /// canonical path when that lies inside <paramref name="folder"/> after every symbolic link is followed; null when
-    /// it resolves outside. Throws <see cref="FileNotFoundException"/> when it does not exist.
+    /// canonical path when that lies inside <paramref name="folder"/> both as written and after every symbolic link is
+    /// followed; null when it lies outside. Throws <see cref="FileNotFoundException"/> when it does not exist.
     /// </summary>
     public static string? ResolveInside(string folder, string relative)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentNullException.ThrowIfNull(relative);
-        string lexical = Path.GetFullPath(Path.Combine(folder, relative));
-        string real = RealPath(lexical);
         string root = folder.EndsWith(Path.DirectorySeparatorChar) ? folder : folder + Path.DirectorySeparatorChar;
+        string lexical = Path.GetFullPath(Path.Combine(folder, relative));
+        if (!lexical.StartsWith(root, StringComparison.Ordinal)) return null; // "../x" or "/x": outside before any link
+        string real = RealPath(lexical);
         return real.StartsWith(root, StringComparison.Ordinal) ? real : null;
     }
 

@@ -57,7 +57,7 @@ public sealed class ShardedSafetensors : ISafetensorsSource
                     throw new SafetensorsFormatException(full, tensor, $"shard file '{shown}' does not exist");
                 }
                 if (shardPath is null)
-                    throw new SafetensorsFormatException(full, tensor, $"shard '{shown}' resolves outside the index's folder (symbolic links followed)");
+                    throw new SafetensorsFormatException(full, tensor, $"shard '{shown}' is not a file in the index's folder (symbolic links followed)");
                 if (!opened.TryGetValue(shardPath, out var shard))
                 {
                     shard = SafetensorsFile.Open(shardPath);
