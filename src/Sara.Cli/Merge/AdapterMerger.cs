@@ -49,11 +49,14 @@ public static class AdapterMerger
         var scale = (float)adapter.Metadata.Scale;
         var writer = new SafetensorsWriter();
         foreach (var (k, v) in file.Metadata) writer.Metadata[k] = v;
+        // One host buffer per distinct tensor size, reused: the writer encodes each merged tensor before the next is made.
+        var buffers = new Dictionary<long, float[]>();
+        float[] Buffer(long count) => buffers.TryGetValue(count, out var b) ? b : buffers[count] = new float[count];
         foreach (var info in file.Tensors)
         {
             string name = info.Name;
             if (targets.TryGetValue(name, out var layer))
-                writer.AddLazy(name, info.DType, info.Shape, () => MergeTensor(backend, file, info, layer, scale));
+                writer.AddLazy(name, info.DType, info.Shape, () => MergeTensor(backend, file, info, layer, scale, Buffer(info.ElementCount)));
             else
                 writer.AddRawLazy(name, info.DType, info.Shape, stream => file.CopyBytes(name, stream));
         }
@@ -84,9 +87,9 @@ public static class AdapterMerger
     }
 
     /// <summary>One base tensor merged, refused when weights that were finite become NaN or infinite in its dtype.</summary>
-    private static float[] MergeTensor(Backend backend, SafetensorsFile file, SafetensorsTensorInfo info, AdapterLayer layer, float scale)
+    private static float[] MergeTensor(Backend backend, SafetensorsFile file, SafetensorsTensorInfo info, AdapterLayer layer, float scale, float[] w)
     {
-        var w = file.ReadFloats(info.Name);
+        file.ReadFloats(info.Name, w);
         long before = NonFinite(w, info.DType);
         MergeInPlace(backend, w, layer, scale);
         long became = NonFinite(w, info.DType) - before;

@@ -24,7 +24,8 @@ public static class StrictJson
     {
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = maxDepth });
         var keys = new Stack<HashSet<string>>();
-        var path = new List<string>();
+        var path = new List<string>(); // the key (or "[]" inside an array) of every open container but the root
+        int depth = 0;
         string? pendingKey = null;
         try
         {
@@ -32,14 +33,15 @@ public static class StrictJson
             {
                 switch (reader.TokenType)
                 {
-                    case JsonTokenType.StartObject:
-                        if (keys.Count > 0) path.Add(pendingKey ?? "[]");
-                        keys.Push(new HashSet<string>(StringComparer.Ordinal));
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                        if (depth++ > 0) path.Add(pendingKey ?? "[]");
+                        if (reader.TokenType == JsonTokenType.StartObject) keys.Push(new HashSet<string>(StringComparer.Ordinal));
                         pendingKey = null;
                         break;
-                    case JsonTokenType.EndObject:
-                        keys.Pop();
-                        if (path.Count > 0 && keys.Count > 0) path.RemoveAt(path.Count - 1);
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        if (reader.TokenType == JsonTokenType.EndObject) keys.Pop();
+                        if (--depth > 0) path.RemoveAt(path.Count - 1);
+                        pendingKey = null;
                         break;
                     case JsonTokenType.PropertyName:
                         string? key = Text(ref reader);
@@ -49,11 +51,10 @@ public static class StrictJson
                         break;
                     case JsonTokenType.String:
                         if (Text(ref reader) is null)
-                            return new Fault($"the value of '{SafeText.Name(pendingKey ?? "")}' is not valid text (an unpaired surrogate escape)",
+                            return new Fault($"the value of '{SafeText.Name(pendingKey ?? "[]")}' is not valid text (an unpaired surrogate escape)",
                                 pendingKey, path.ToList());
                         pendingKey = null;
                         break;
-                    case JsonTokenType.StartArray:
                     default:
                         pendingKey = null;
                         break;
