@@ -1,7 +1,7 @@
 // `sara analyze` against hostile files and careless outputs (issue 16): names that drive the terminal, names that
 // flood it, FIFOs and folders given as checkpoints, --json / --plot written in place or over an input.
-using System.Text;
 using Sara.Native.IO;
+using Sara.Tests.IO;
 using Sara.Tests.Support;
 
 namespace Sara.Tests.Cli;
@@ -46,10 +46,10 @@ public sealed class AnalyzeSafetyTests : CliTestBase
     {
         var name = new string('n', 100_000);
         var path = PathOf("long.safetensors");
-        RawSafetensors(path, $$$"""{"{{{name}}}":{"dtype":"F99","shape":[2],"data_offsets":[0,8]}}""", 8);
+        RawSafetensors.Write(path, $$$"""{"{{{name}}}":{"dtype":"F99","shape":[2],"data_offsets":[0,8]}}""", new byte[8]);
         var run = Sara("analyze", path);
         AssertOneLine(run, 1);
-        Assert.That(run.Err.Length, Is.LessThan(1000), "the name is shortened");
+        Assert.That(run.Err.Length, Is.Not.NaN.And.LessThan(1000), "the name is shortened");
         Assert.That(run.Err, Does.Contain("…(+").And.Contain("unknown dtype 'F99'"), "the problem still shows after the shortened name");
     }
 
@@ -58,7 +58,7 @@ public sealed class AnalyzeSafetyTests : CliTestBase
     {
         var run = Sara("analyze", Checkpoint(new string('w', 100_000)), "--device", "cpu");
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
-        Assert.That(run.Out.Length, Is.LessThan(10_000));
+        Assert.That(run.Out.Length, Is.Not.NaN.And.LessThan(10_000));
         Assert.That(run.Out, Does.Contain("…(+"));
     }
 
@@ -132,11 +132,5 @@ public sealed class AnalyzeSafetyTests : CliTestBase
         var run = Sara("analyze", Checkpoint(), "--device", "cpu", "--json", PathOf("plan.json"));
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
         Assert.That(File.Exists(stale), Is.False);
-    }
-
-    private static void RawSafetensors(string path, string header, int dataBytes)
-    {
-        var h = Encoding.UTF8.GetBytes(header);
-        File.WriteAllBytes(path, BitConverter.GetBytes((ulong)h.Length).Concat(h).Concat(new byte[dataBytes]).ToArray());
     }
 }
