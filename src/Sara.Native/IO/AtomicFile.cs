@@ -84,7 +84,7 @@ public static class AtomicFile
     {
         string full = Path.GetFullPath(target);
         string dir = Path.GetDirectoryName(full)!;
-        string prefix = "." + Path.GetFileName(full) + ".";
+        string prefix = "." + Stem(full) + ".";
         int removed = 0;
         IEnumerable<string> candidates;
         try
@@ -115,7 +115,22 @@ public static class AtomicFile
 
     /// <summary>The temporary path a write of <paramref name="fullTarget"/> uses in this process.</summary>
     internal static string TempPath(string fullTarget) => Path.Combine(Path.GetDirectoryName(fullTarget)!,
-        $".{Path.GetFileName(fullTarget)}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{Guid.NewGuid().ToString("N")[..12]}{TempSuffix}");
+        $".{Stem(fullTarget)}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{Guid.NewGuid().ToString("N")[..12]}{TempSuffix}");
+
+    /// <summary>The target's file name, cut so the temporary name stays within the usual 255-byte limit of a file name.</summary>
+    private static string Stem(string fullTarget)
+    {
+        string name = Path.GetFileName(fullTarget);
+        int bytes = 0, end = 0;
+        while (end < name.Length)
+        {
+            int width = char.IsSurrogatePair(name, end) ? 2 : 1;
+            bytes += System.Text.Encoding.UTF8.GetByteCount(name.AsSpan(end, width));
+            if (bytes > 200) break;
+            end += width;
+        }
+        return name[..end];
+    }
 
     private static bool IsRunning(int pid)
     {

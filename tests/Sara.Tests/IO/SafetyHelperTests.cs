@@ -115,4 +115,14 @@ public sealed class SafetyHelperTests : IoTestBase
         Assert.That(Path.GetFileName(seen), Does.Match($@"^\.plan\.json\.{Environment.ProcessId}\.[0-9a-f]{{12}}\.sara-tmp$"));
         Assert.That(HostileFiles.Listing(Folder), Is.EqualTo(new[] { "plan.json" }));
     }
+
+    [Test]
+    public void AtomicWriteOfATargetWithAMaximalNameWorks()
+    {
+        // 250 bytes of name: the temporary name is cut to stay a legal file name (255 bytes).
+        var target = FilePath(new string('ä', 120) + ".safetensors");
+        AtomicFile.WriteAllText(target, "x");
+        Assert.That(File.ReadAllText(target), Is.EqualTo("x"));
+        Assert.That(HostileFiles.Listing(Folder), Has.Length.EqualTo(1));
+    }
 }
