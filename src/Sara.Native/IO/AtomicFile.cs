@@ -10,12 +10,16 @@ namespace Sara.Native.IO;
 /// Writes a file through a temporary file in the same folder and renames it over the target. The temporary file is
 /// named <c>.&lt;name&gt;.&lt;pid&gt;.&lt;random&gt;.sara-tmp</c> beside the target; it is deleted on every handled failure,
 /// and each write first removes the temporary files of the same target left by processes that are no longer running
-/// and that are older than this process (a run killed with SIGKILL or a power cut).
+/// and that are older than this process (a run killed with SIGKILL or a power cut), and those an earlier version left
+/// (<c>.&lt;name&gt;.&lt;32 hex digits&gt;.tmp</c>, older than this process).
 /// </summary>
 public static class AtomicFile
 {
     /// <summary>Suffix of every temporary file this class makes.</summary>
     public const string TempSuffix = ".sara-tmp";
+
+    /// <summary>Suffix of the temporary files of earlier versions (<c>.&lt;name&gt;.&lt;guid&gt;.tmp</c>), also cleaned up.</summary>
+    private const string LegacySuffix = ".tmp";
 
     private static readonly ConcurrentDictionary<string, byte> InFlight = new(StringComparer.Ordinal);
     private static readonly Lazy<DateTime> ProcessStartUtc = new(() => Process.GetCurrentProcess().StartTime.ToUniversalTime());
@@ -89,7 +93,7 @@ public static class AtomicFile
         IEnumerable<string> candidates;
         try
         {
-            candidates = Directory.EnumerateFiles(dir, "*" + TempSuffix).ToList();
+            candidates = Directory.EnumerateFiles(dir, "*" + TempSuffix).Concat(Directory.EnumerateFiles(dir, "*" + LegacySuffix)).ToList();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -98,10 +102,19 @@ public static class AtomicFile
         foreach (var temp in candidates)
         {
             string name = Path.GetFileName(temp);
-            if (!name.StartsWith(prefix, StringComparison.Ordinal) || !name.EndsWith(TempSuffix, StringComparison.Ordinal)) continue;
-            var middle = name[prefix.Length..^TempSuffix.Length].Split('.');
-            if (middle.Length != 2 || !int.TryParse(middle[0], NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
-            if (pid == Environment.ProcessId || IsRunning(pid)) continue;
+            if (!name.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            if (name.EndsWith(LegacySuffix, StringComparison.Ordinal))
+            {
+                // Earlier versions named it .<name>.<32 hex digits>.tmp, without the process id.
+                var guid = name[prefix.Length..^LegacySuffix.Length];
+                if (guid.Length != 32 || !guid.All(char.IsAsciiHexDigitLower)) continue;
+            }
+            else
+            {
+                var middle = name[prefix.Length..^TempSuffix.Length].Split('.');
+                if (middle.Length != 2 || !int.TryParse(middle[0], NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
+                if (pid == Environment.ProcessId || IsRunning(pid)) continue;
+            }
             try
             {
                 if (File.GetLastWriteTimeUtc(temp) >= ProcessStartUtc.Value) continue;

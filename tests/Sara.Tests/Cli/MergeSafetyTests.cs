@@ -191,7 +191,8 @@ public sealed class MergeSafetyTests : CliTestBase
         var stale = PathOf(".merged.safetensors.999999999.0123456789ab.sara-tmp");
         var live = PathOf(".merged.safetensors.1.0123456789ab.sara-tmp"); // pid 1 is running
         var otherOutput = PathOf(".other.safetensors.999999999.0123456789ab.sara-tmp");
-        foreach (var f in new[] { stale, live, otherOutput })
+        var legacy = PathOf(".merged.safetensors.0123456789abcdef0123456789abcdef.tmp"); // the name issue 16 found after kill -9
+        foreach (var f in new[] { stale, live, otherOutput, legacy })
         {
             File.WriteAllBytes(f, new byte[100]);
             File.SetLastWriteTimeUtc(f, DateTime.UtcNow.AddHours(-1));
@@ -199,6 +200,7 @@ public sealed class MergeSafetyTests : CliTestBase
         var run = Sara("merge", basePath, adapterPath, "-o", output, "--device", "cpu");
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
         Assert.That(File.Exists(stale), Is.False, "the crashed run's temporary file is removed");
+        Assert.That(File.Exists(legacy), Is.False, "an earlier version's temporary file is removed");
         Assert.That(File.Exists(live), Is.True, "a running process's temporary file is left alone");
         Assert.That(File.Exists(otherOutput), Is.True, "another output's temporary file is left alone");
     }
