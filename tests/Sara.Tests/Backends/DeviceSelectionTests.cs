@@ -1,3 +1,4 @@
+using Sara.Bindings;
 using Sara.Native.Backends;
 using Sara.Native.Runtime;
 
@@ -50,6 +51,34 @@ public class DeviceSelectionTests
         }
         var e = Assert.Throws<InvalidOperationException>(() => Devices.Create("cuda"));
         Assert.That(e!.Message, Does.StartWith("Device 'cuda' is not available: no CUDA"));
+    }
+
+    [Test]
+    public void AFallbackToTheCpuKeepsItsReasonInTheDescriptionAndLogsIt()
+    {
+        // With the driver made unloadable (on any machine), the default device must fall back and say why.
+        const string missing = "/nonexistent/sara-test/libcuda.so.1";
+        var lines = new List<string>();
+        var savedLog = Devices.Log;
+        NativeLibraries.Override(Lib.Cuda, missing);
+        Devices.Log = lines.Add;
+        try
+        {
+            using var backend = Devices.Create("auto");
+            Assert.That(backend, Is.InstanceOf<CpuBackend>());
+            var reason = $"no CUDA driver: Native library for 'sara:cuda' not found. Tried: {missing}.";
+            Assert.That(((CpuBackend)backend).GpuUnavailableReason, Does.StartWith(reason));
+            Assert.That(backend.Description, Does.StartWith("cpu (").And.Contain("; GPU not used: " + reason));
+            Assert.That(lines, Has.Count.EqualTo(1));
+            Assert.That(lines[0], Does.StartWith("Sara.Native: using the CPU backend; the GPU is not available: " + reason));
+        }
+        finally
+        {
+            Devices.Log = savedLog;
+            NativeLibraries.ClearOverride(Lib.Cuda);
+        }
+        using var asked = Devices.Create("cpu");
+        Assert.That(asked.Description, Does.Not.Contain("GPU not used"), "a CPU asked for by name has nothing to explain");
     }
 
     [Test]
