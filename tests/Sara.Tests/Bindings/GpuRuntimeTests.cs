@@ -145,14 +145,7 @@ public unsafe class GpuRuntimeTests
     {
         var gpu = Gpu;
         const int n = 37;
-        var g = Oracle.D(new Rand().Normal(n * n));
-        var spd = Oracle.MatMul(g, n, n, false, g, n, n, true);
-        for (var i = 0; i < n; i++) spd[i * n + i] += n;
-        using var da = Upload(gpu, Array.ConvertAll(spd, x => (float)x));
-        gpu.Potrf(n, da.Ptr);
-        var l = Download(gpu, da.Ptr, n * n);
-        for (var i = 0; i < n; i++)
-            for (var j = i + 1; j < n; j++) Assert.That(l[i * n + j], Is.EqualTo(0f), $"upper ({i},{j}) zeroed");
+        var (spd, l) = Cholesky(gpu, n);
         var llt = Oracle.MatMul(Oracle.D(l), n, n, false, Oracle.D(l), n, n, true);
         Oracle.AssertClose(Array.ConvertAll(llt, x => (float)x), spd, 1e-5, "L L^T");
 
@@ -221,7 +214,13 @@ public unsafe class GpuRuntimeTests
         rt.Gemm(false, false, m, n, k, 1f, da.Ptr, k, db.Ptr, n, 0f, dc.Ptr, n);
         Oracle.AssertClose(Download(rt, dc.Ptr, m * n), Oracle.MatMul(Oracle.D(a), m, k, false, Oracle.D(b), k, n, false), 1e-5, "gemm on the given stream");
 
-        var g = Oracle.D(rand.Normal(n * n));
+        Cholesky(rt, n);
+    }
+
+    /// <summary>Potrf of a fresh random SPD matrix (returned with the factor); checks the strict upper triangle came back zeroed.</summary>
+    private static (double[] Spd, float[] L) Cholesky(GpuRuntime rt, int n)
+    {
+        var g = Oracle.D(new Rand().Normal(n * n));
         var spd = Oracle.MatMul(g, n, n, false, g, n, n, true);
         for (var i = 0; i < n; i++) spd[i * n + i] += n;
         using var ds = Upload(rt, Array.ConvertAll(spd, x => (float)x));
@@ -229,6 +228,7 @@ public unsafe class GpuRuntimeTests
         var l = Download(rt, ds.Ptr, n * n);
         for (var i = 0; i < n; i++)
             for (var j = i + 1; j < n; j++) Assert.That(l[i * n + j], Is.EqualTo(0f), $"upper ({i},{j}) zeroed on the device");
+        return (spd, l);
     }
 
     [Test]
