@@ -199,15 +199,17 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
     public void Synchronize() => Enter("cuStreamSynchronize", count: ref _hostWaits);
 
     /// <summary>
-    /// Trims the pool, then releases whatever is still allocated (a context's memory goes with it). After a fault the
-    /// failures on the way are that fault's echo and are not thrown; otherwise the first is, after releasing everything.
+    /// Trims the pool, then releases whatever is still allocated (a context's memory goes with it). After a fault already
+    /// reported to a caller the failures on the way are that fault's echo and are not thrown; otherwise the first is,
+    /// after releasing everything.
     /// </summary>
     public void Dispose()
     {
-        Exception? first = null;
+        Exception? first = null, reported;
         lock (_gate)
         {
             if (_disposed) return;
+            reported = _fault;   // a fault first met here has reached no caller yet: that one is thrown
         }
         try { Pool.Dispose(); }
         catch (Exception e) { first = e; }
@@ -217,7 +219,7 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
             _live.Clear();
             _liveBytes = 0;
             _disposed = true;
-            if (first != null && _fault == null) throw first;
+            if (first != null && reported == null) throw first;
         }
     }
 

@@ -345,17 +345,19 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
     /// <summary>
     /// Waits for the stream, frees the pool's blocks, unloads the kernels, destroys the library handles and the runtime's own
     /// stream, and releases the primary context it retained (a borrowed context and stream stay). Goes on past every failure.
-    /// After a sticky fault (<see cref="Fault"/>) it does not throw: the failures are that fault's echo and the exception the
-    /// caller already has is the one that matters. Otherwise it throws the first failure, after releasing everything.
+    /// After a sticky fault already reported to a caller (<see cref="Fault"/>) it does not throw: the failures are that fault's
+    /// echo and the exception the caller has is the one that matters. Otherwise (a fault first met here included) it throws
+    /// the first failure, after releasing everything.
     /// </summary>
     public void Dispose()
     {
         lock (_gate)
         {
             if (_disposed) return;
+            var reported = Fault;   // a fault first met here has reached no caller yet: that one is thrown
             var error = ReleaseAll();
             _disposed = true;
-            if (error != null && Fault == null) throw error;
+            if (error != null && reported == null) throw error;
         }
     }
 

@@ -53,6 +53,18 @@ public class FaultedDisposeTests
     }
 
     [Test]
+    public void A_fault_first_met_by_dispose_is_thrown_and_everything_is_still_released()
+    {
+        var emu = new EmulatedRuntime();
+        var backend = new CudaBackend(emu);
+        backend.Zeros(100).Dispose();
+        emu.InjectFault(CUresult.CUDA_ERROR_LAUNCH_FAILED);   // e.g. an asynchronous kernel failure nobody synchronised on
+        var e = Assert.Throws<NativeCallException>(backend.Dispose);
+        Assert.That(e!.StatusName, Is.EqualTo("CUDA_ERROR_LAUNCH_FAILED"), "no caller had seen it: Dispose must not swallow it");
+        Assert.That(emu.LiveAllocations, Is.Zero);
+    }
+
+    [Test]
     public void Only_sticky_errors_can_be_injected()
     {
         using var emu = new EmulatedRuntime();
