@@ -4,8 +4,10 @@ namespace Sara.Native.Backends;
 
 /// <summary>
 /// Device choice: the GPU when one is found, else the CPU backend. SARA_DEVICE=cpu|emu|cuda (or an explicit name)
-/// overrides; a requested device that is not available is an error that says why. When the default falls back to the
-/// CPU, the reason is in the backend's Description and goes to <see cref="Log"/>.
+/// overrides; a requested device that is not available is an error that says why. The default falls back to the CPU
+/// only when there is no NVIDIA GPU (<see cref="GpuStartFailure.NoDevice"/>), and then the reason is in the backend's
+/// Description and goes to <see cref="Log"/>; a GPU whose runtime cannot start (driver error, missing cuBLAS/cuSOLVER,
+/// ...) is an error, not a silent switch to the CPU.
 /// </summary>
 public static class Devices
 {
@@ -30,9 +32,12 @@ public static class Devices
         switch (device)
         {
             case "auto":
-                if (GpuRuntime.TryCreate(options ?? RuntimeOptions.Default, out var gpu, out var failure)) return new CudaBackend(gpu);
-                Log?.Invoke($"Sara.Native: using the CPU backend; the GPU is not available: {failure.Message}");
-                return new CpuBackend(failure.Message);
+                if (GpuRuntime.TryStart(options ?? RuntimeOptions.Default, out var gpu, out var failure)) return new CudaBackend(gpu);
+                if (!failure.NoDevice)
+                    throw new InvalidOperationException(
+                        $"The GPU runtime cannot start ({failure.Reason}); fix that, or set {EnvironmentVariable}=cpu for the CPU backend.");
+                Log?.Invoke($"Sara.Native: using the CPU backend; the GPU is not available: {failure.Reason}");
+                return new CpuBackend(failure.Reason);
             case "cpu":
                 if (options is { NamesCudaObjects: true })
                     throw new ArgumentException("Device 'cpu' takes no CUDA context or stream.", nameof(options));
@@ -42,8 +47,8 @@ public static class Devices
                     throw new InvalidOperationException($"Device 'emu' is not available: {whyEmu}");
                 return new CudaBackend(emu!);
             case "cuda":
-                if (!GpuRuntime.TryCreate(options ?? RuntimeOptions.Default, out var cuda, out var whyCuda))
-                    throw new InvalidOperationException($"Device 'cuda' is not available: {whyCuda.Message}");
+                if (!GpuRuntime.TryStart(options ?? RuntimeOptions.Default, out var cuda, out var whyCuda))
+                    throw new InvalidOperationException($"Device 'cuda' is not available: {whyCuda.Reason}");
                 return new CudaBackend(cuda);
             default:
                 throw new ArgumentException($"Unknown device '{name}'; expected cpu, emu or cuda ({EnvironmentVariable}).", nameof(name));

@@ -25,7 +25,7 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
     /// <summary>Opens device <paramref name="ordinal"/>'s primary context with a stream of its own; throws when the driver, device or libraries are missing.</summary>
     public GpuRuntime(int ordinal = 0) : this(new RuntimeOptions { Device = ordinal }) { }
 
-    /// <summary>Opens the context and stream <paramref name="options"/> name; throws when that is not possible (see <see cref="TryCreate(RuntimeOptions, out GpuRuntime?, out GpuStartFailure?)"/>).</summary>
+    /// <summary>Opens the context and stream <paramref name="options"/> name; throws when that is not possible (see <see cref="TryStart(RuntimeOptions, out GpuRuntime?, out GpuStartFailure?)"/>).</summary>
     public GpuRuntime(RuntimeOptions options) : this(options, OpenContext(options)) { }
 
     private GpuRuntime(RuntimeOptions options, (nint Context, bool Owns, CudaDevice Device) opened)
@@ -106,15 +106,17 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
     }
 
     /// <summary>
-    /// Opens a runtime as <paramref name="options"/> say, or returns false with why not, by kind: no driver (the resolver's
-    /// message), no device, a broken driver, a missing cuBLAS/cuSOLVER, no way to get kernel binaries, or the failing call.
+    /// Opens a runtime as <paramref name="options"/> say, or returns false with why not, classified as in
+    /// <see cref="TryStart(int, out GpuRuntime?, out GpuStartFailure?)"/>; a stream of another context is a failure to
+    /// start, not a missing device. Throws ArgumentException for contradictory options.
     /// </summary>
-    public static bool TryCreate(RuntimeOptions options, [NotNullWhen(true)] out GpuRuntime? runtime, [NotNullWhen(false)] out GpuStartFailure? failure)
+    public static bool TryStart(RuntimeOptions options, [NotNullWhen(true)] out GpuRuntime? runtime, [NotNullWhen(false)] out GpuStartFailure? failure)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         runtime = null;
         failure = Probe(options.Context != 0 || options.UseCurrentContext ? null : options.Device);
-        if (failure != null) return false;
+        if (failure is not null) return false;
         try
         {
             runtime = new GpuRuntime(options);
@@ -122,16 +124,26 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
         }
         catch (Exception e) when (e is NativeCallException or DllNotFoundException or EntryPointNotFoundException or ArgumentException)
         {
-            failure = new GpuStartFailure(e is DllNotFoundException ? GpuStartFailureKind.MissingLibrary : GpuStartFailureKind.StartFailed, e.Message);
+            failure = GpuStartFailure.Broken(e.Message);
             return false;
         }
     }
 
-    /// <summary>Opens device <paramref name="ordinal"/>, or returns false with the reason (see the typed overload) without throwing.</summary>
+    /// <summary>
+    /// Opens device <paramref name="ordinal"/>, with the failure classified: <see cref="GpuStartFailure.NoDevice"/>
+    /// when this machine has no NVIDIA GPU to use (no driver library under its usual names, the toolkit's stub driver,
+    /// cuInit finds no device, or the driver counts none); every other failure (a driver that does not initialise, a
+    /// forced driver file that does not load, a missing cuBLAS/cuSOLVER, no kernel binaries, a failing call) is a GPU
+    /// that is there but cannot be used.
+    /// </summary>
+    public static bool TryStart(int ordinal, [NotNullWhen(true)] out GpuRuntime? runtime, [NotNullWhen(false)] out GpuStartFailure? failure) =>
+        TryStart(new RuntimeOptions { Device = ordinal }, out runtime, out failure);
+
+    /// <summary>Like <see cref="TryStart(int, out GpuRuntime?, out GpuStartFailure?)"/>, with the reason as text ("" on success).</summary>
     public static bool TryCreate(int ordinal, [NotNullWhen(true)] out GpuRuntime? runtime, out string whyNot)
     {
-        var ok = TryCreate(new RuntimeOptions { Device = ordinal }, out runtime, out var failure);
-        whyNot = failure?.Message ?? "";
+        var ok = TryStart(ordinal, out runtime, out var failure);
+        whyNot = failure?.Reason ?? "";
         return ok;
     }
 
@@ -140,33 +152,36 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
     /// <summary>Null when a device (<paramref name="ordinal"/>, or any when null) looks usable, else why not.</summary>
     private static GpuStartFailure? Probe(int? ordinal)
     {
-        static GpuStartFailure Fail(GpuStartFailureKind kind, string message) => new(kind, message);
         try { NativeLibraries.Load(Lib.Cuda); }
-        catch (DllNotFoundException e) { return Fail(GpuStartFailureKind.NoDriver, "no CUDA driver: " + e.Message); }
+        catch (DllNotFoundException e)
+        {
+            // A driver file forced by SARA_NATIVE_OVERRIDE_cuda that does not load is a broken setup, not a missing GPU.
+            return NativeLibraries.IsForced(Lib.Cuda) ? GpuStartFailure.Broken("CUDA driver override does not load: " + e.Message)
+                          : GpuStartFailure.Absent("no CUDA driver: " + e.Message);
+        }
         try
         {
             var r = Cuda.cuInit(0);
-            if (r == CUresult.CUDA_ERROR_NO_DEVICE) return Fail(GpuStartFailureKind.NoDevice, "no CUDA device");
-            if (r != CUresult.CUDA_SUCCESS)
-                return Fail(GpuStartFailureKind.DriverFailed, $"CUDA driver failed to initialise: cuInit returned {Cuda.ErrorName(r)}");
+            if (r == CUresult.CUDA_ERROR_NO_DEVICE) return GpuStartFailure.Absent("no CUDA device");
+            if (r == CUresult.CUDA_ERROR_STUB_LIBRARY)
+                return GpuStartFailure.Absent("no CUDA driver: libcuda is the CUDA toolkit's stub (CUDA_ERROR_STUB_LIBRARY), not an installed driver");
+            if (r != CUresult.CUDA_SUCCESS) return GpuStartFailure.Broken($"CUDA driver failed to initialise: cuInit returned {Cuda.ErrorName(r)}");
             var count = CudaDevice.Count();
-            if (count == 0) return Fail(GpuStartFailureKind.NoDevice, "no CUDA device");
-            if (ordinal is { } o && (o < 0 || o >= count))
-                return Fail(GpuStartFailureKind.NoDevice, $"no CUDA device {o}: the driver sees {count}");
+            if (count == 0) return GpuStartFailure.Absent("no CUDA device");
+            if (ordinal is { } o && (o < 0 || o >= count)) return GpuStartFailure.Broken($"no CUDA device {o}: the driver sees {count}");
         }
         catch (Exception e) when (e is NativeCallException or EntryPointNotFoundException)
         {
-            return Fail(GpuStartFailureKind.DriverFailed, e.Message);
+            return GpuStartFailure.Broken(e.Message);
         }
         foreach (var (lib, what) in new[] { (Lib.Cublas, "cuBLAS"), (Lib.Cusolver, "cuSOLVER") })
         {
             try { NativeLibraries.Load(lib); }
-            catch (DllNotFoundException e) { return Fail(GpuStartFailureKind.MissingLibrary, $"no {what}: {e.Message}"); }
+            catch (DllNotFoundException e) { return GpuStartFailure.Broken($"no {what}: {e.Message}"); }
         }
         var uncovered = KernelSources.SourceFiles.Where(s => !KernelSources.Contains(Path.ChangeExtension(s, ".fatbin")));
         if (!KernelSources.Contains("sara.fatbin") && uncovered.Any() && !NativeLibraries.IsAvailable(Lib.Nvrtc))
-            return Fail(GpuStartFailureKind.NoKernelBinaries,
-                "no kernel binaries: no fatbin is embedded for " + string.Join(", ", uncovered) + " and NVRTC (libnvrtc) is not found");
+            return GpuStartFailure.Broken("no kernel binaries: no fatbin is embedded for " + string.Join(", ", uncovered) + " and NVRTC (libnvrtc) is not found");
         return null;
     }
 

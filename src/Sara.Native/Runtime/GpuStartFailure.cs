@@ -1,32 +1,16 @@
 namespace Sara.Native.Runtime;
 
-/// <summary>Why a GPU runtime did not start, by kind.</summary>
-public enum GpuStartFailureKind
+/// <summary>
+/// Why <see cref="GpuRuntime.TryStart"/> did not open a GPU.
+/// <see cref="NoDevice"/>: this machine has no NVIDIA GPU to use (no driver library, or the driver finds no device) —
+/// the one case in which falling back to the CPU, or skipping a GPU test, is right. Otherwise a GPU is there but its
+/// runtime cannot start (driver error, missing cuBLAS/cuSOLVER, no kernel binaries, a failing call): an error to report.
+/// </summary>
+public sealed record GpuStartFailure(string Reason, bool NoDevice)
 {
-    /// <summary>libcuda.so.1 is not loadable: no NVIDIA driver on this machine.</summary>
-    NoDriver,
+    internal static GpuStartFailure Absent(string reason) => new(reason, true);
 
-    /// <summary>The driver loads but sees no device (or not the one asked for).</summary>
-    NoDevice,
+    internal static GpuStartFailure Broken(string reason) => new(reason, false);
 
-    /// <summary>cuInit or a device query failed: a driver that is present but broken or mismatched.</summary>
-    DriverFailed,
-
-    /// <summary>cuBLAS or cuSOLVER is missing, or no soname fits the driver.</summary>
-    MissingLibrary,
-
-    /// <summary>No embedded fatbin fits and NVRTC is missing.</summary>
-    NoKernelBinaries,
-
-    /// <summary>A call while opening the context, stream or library handles failed, or the options were refused.</summary>
-    StartFailed,
-}
-
-/// <summary>Why <see cref="GpuRuntime.TryCreate(RuntimeOptions, out GpuRuntime?, out GpuStartFailure?)"/> returned false.</summary>
-public sealed record GpuStartFailure(GpuStartFailureKind Kind, string Message)
-{
-    /// <summary>True when there is no GPU to use at all (no driver, no device), as opposed to one that failed to start.</summary>
-    public bool IsNoGpu => Kind is GpuStartFailureKind.NoDriver or GpuStartFailureKind.NoDevice;
-
-    public override string ToString() => Message;
+    public override string ToString() => Reason;
 }

@@ -1,6 +1,7 @@
 using Sara.Bindings;
 using Sara.Native.Backends;
 using Sara.Native.Runtime;
+using Sara.Tests.Support;
 
 namespace Sara.Tests.Backends;
 
@@ -35,8 +36,14 @@ public class DeviceSelectionTests
     public void TheDefaultIsTheGpuWhenPresentElseTheCpu()
     {
         Environment.SetEnvironmentVariable(Devices.EnvironmentVariable, null);
-        var hasGpu = GpuRuntime.TryCreate(out var probe, out _);
+        var hasGpu = GpuRuntime.TryStart(0, out var probe, out var failure);
         probe?.Dispose();
+        if (!hasGpu && !failure!.NoDevice)
+        {
+            // A GPU that cannot start is an error, not a quiet fall back to the CPU (GpuStartFailureTests simulates it).
+            Assert.That(Assert.Throws<InvalidOperationException>(() => Devices.Create())!.Message, Does.Contain(failure.Reason));
+            return;
+        }
         using var backend = Devices.Create();
         Assert.That(backend.Name, Is.EqualTo(hasGpu ? "cuda" : "cpu"));
     }
@@ -44,11 +51,7 @@ public class DeviceSelectionTests
     [Test]
     public void AnUnavailableCudaDeviceSaysWhy()
     {
-        if (GpuRuntime.TryCreate(out var gpu, out _))
-        {
-            gpu.Dispose();
-            Assert.Ignore("a CUDA device is present: the unavailable path cannot be observed here");
-        }
+        TestDevices.RequireNoGpu();
         var e = Assert.Throws<InvalidOperationException>(() => Devices.Create("cuda"));
         Assert.That(e!.Message, Does.StartWith("Device 'cuda' is not available: no CUDA"));
     }
@@ -56,26 +59,22 @@ public class DeviceSelectionTests
     [Test]
     public void AFallbackToTheCpuKeepsItsReasonInTheDescriptionAndLogsIt()
     {
-        // With the driver made unloadable (on any machine), the default device must fall back and say why.
-        const string missing = "/nonexistent/sara-test/libcuda.so.1";
+        TestDevices.RequireNoGpu();
+        Assert.That(GpuRuntime.TryStart(0, out _, out var failure), Is.False);
         var lines = new List<string>();
         var savedLog = Devices.Log;
-        NativeLibraries.Override(Lib.Cuda, missing);
         Devices.Log = lines.Add;
         try
         {
             using var backend = Devices.Create("auto");
             Assert.That(backend, Is.InstanceOf<CpuBackend>());
-            var reason = $"no CUDA driver: Native library for 'sara:cuda' not found. Tried: {missing}.";
-            Assert.That(((CpuBackend)backend).GpuUnavailableReason, Does.StartWith(reason));
-            Assert.That(backend.Description, Does.StartWith("cpu (").And.Contain("; GPU not used: " + reason));
-            Assert.That(lines, Has.Count.EqualTo(1));
-            Assert.That(lines[0], Does.StartWith("Sara.Native: using the CPU backend; the GPU is not available: " + reason));
+            Assert.That(((CpuBackend)backend).GpuUnavailableReason, Is.EqualTo(failure!.Reason));
+            Assert.That(backend.Description, Does.StartWith("cpu (").And.EndWith("; GPU not used: " + failure.Reason));
+            Assert.That(lines, Is.EqualTo(new[] { "Sara.Native: using the CPU backend; the GPU is not available: " + failure.Reason }));
         }
         finally
         {
             Devices.Log = savedLog;
-            NativeLibraries.ClearOverride(Lib.Cuda);
         }
         using var asked = Devices.Create("cpu");
         Assert.That(asked.Description, Does.Not.Contain("GPU not used"), "a CPU asked for by name has nothing to explain");

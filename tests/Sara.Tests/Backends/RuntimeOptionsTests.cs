@@ -56,7 +56,7 @@ public class RuntimeOptionsTests
     public void A_stream_given_to_the_default_device_never_falls_back_to_the_cpu()
     {
         var options = new RuntimeOptions { Stream = RuntimeOptions.LegacyStream };
-        if (GpuRuntime.TryCreate(options, out var gpu, out var failure))
+        if (GpuRuntime.TryStart(options, out var gpu, out var failure))
         {
             gpu.Dispose();
             using var backend = Devices.Create(null, options);
@@ -68,7 +68,7 @@ public class RuntimeOptionsTests
         try
         {
             var e = Assert.Throws<InvalidOperationException>(() => Devices.Create(null, options));
-            Assert.That(e!.Message, Is.EqualTo($"Device 'cuda' is not available: {failure.Message}"));
+            Assert.That(e!.Message, Is.EqualTo($"Device 'cuda' is not available: {failure.Reason}"));
         }
         finally
         {
