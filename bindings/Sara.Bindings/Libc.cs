@@ -45,4 +45,21 @@ public static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "free")]
     public static partial void Free(nint pointer);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct DlInfo
+    {
+        public nint FileName, FileBase, SymbolName, SymbolAddress;
+    }
+
+    // dladdr is in libc.so.6 since glibc 2.34 (Debian 12 has 2.36); older glibc keeps it in libdl only.
+    [LibraryImport("libc", EntryPoint = "dladdr")]
+    private static partial int DlAddr(nint address, out DlInfo info);
+
+    /// <summary>The path of the loaded module that holds <paramref name="address"/> (dladdr), or null when unknown.</summary>
+    public static string? ModulePath(nint address)
+    {
+        try { return DlAddr(address, out var info) != 0 && info.FileName != 0 ? Marshal.PtrToStringUTF8(info.FileName) : null; }
+        catch (EntryPointNotFoundException) { return null; }
+    }
 }
