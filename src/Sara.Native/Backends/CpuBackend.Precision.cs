@@ -9,7 +9,7 @@ namespace Sara.Native.Backends;
 // rounded back once. GEMMs with 16-bit operands go through MixedGemm (Runtime/MixedGemm.cs).
 public sealed unsafe partial class CpuBackend
 {
-    private static GemmOperand Operand(Tensor t) => new(t.Ptr, t.DType, t.Cols);
+    private static GemmOperand Operand(Tensor t) => new(t.Ptr, t.DType, GemmArgs.Leading(t.Cols));
 
     private static Span<ushort> Bits(Tensor t) => new((void*)t.Ptr, checked((int)t.Length));
 

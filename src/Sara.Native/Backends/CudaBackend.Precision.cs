@@ -53,12 +53,12 @@ public sealed partial class CudaBackend
     private void Gemm16(Tensor a, bool transA, Tensor b, bool transB, Tensor c, int k, float alpha, float beta)
     {
         if (a.DType == b.DType && a.DType.Is16Bit() && (c.DType == a.DType || c.DType == DType.F32))
-            Runtime.GemmEx(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, a.DType, a.Cols, b.Ptr, b.DType, b.Cols,
-                beta, c.Ptr, c.DType, c.Cols);
+            Runtime.GemmEx(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, a.DType, GemmArgs.Leading(a.Cols), b.Ptr, b.DType,
+                GemmArgs.Leading(b.Cols), beta, c.Ptr, c.DType, GemmArgs.Leading(c.Cols));
         else
             MixedGemm.Run(new DevicePanels(this), transA, transB, c.Rows, c.Cols, k, alpha,
-                new GemmOperand(a.Ptr, a.DType, a.Cols), new GemmOperand(b.Ptr, b.DType, b.Cols), beta,
-                new GemmOperand(c.Ptr, c.DType, c.Cols));
+                new GemmOperand(a.Ptr, a.DType, GemmArgs.Leading(a.Cols)), new GemmOperand(b.Ptr, b.DType, GemmArgs.Leading(b.Cols)), beta,
+                new GemmOperand(c.Ptr, c.DType, GemmArgs.Leading(c.Cols)));
     }
 
     /// <summary>MixedGemm on the runtime: scratch from this backend's pool, conversions by kernels/convert.cu, SGEMM by cuBLAS (or its stand-in).</summary>

@@ -23,8 +23,8 @@ public interface ISafetensorsSource : IDisposable
     float[] ReadFloats(string name);
 
     /// <summary>
-    /// <paramref name="count"/> raw little-endian bytes of tensor <paramref name="name"/> from <paramref name="byteOffset"/>
-    /// (a view of the memory map, valid until the source is disposed): how 16-bit weights reach a backend without a copy.
+    /// Raw little-endian bytes of tensor <paramref name="name"/> from <paramref name="byteOffset"/> into
+    /// <paramref name="destination"/> (a positional read): how 16-bit weights reach a backend without a float32 copy.
     /// </summary>
-    ReadOnlySpan<byte> GetBytes(string name, long byteOffset, int count);
+    void ReadBytes(string name, long byteOffset, Span<byte> destination);
 }

@@ -1,4 +1,5 @@
 // Loads a checkpoint tensor onto a backend in its stored dtype (F32 / BF16 / F16): the bridge from IO to tensors.
+using System.Buffers;
 using Sara.Native.Backends;
 using Sara.Native.Tensors;
 
@@ -6,13 +7,13 @@ namespace Sara.Native.IO;
 
 /// <summary>
 /// Checkpoint tensors straight onto a backend (DESIGN 3.1): a BF16 or F16 weight becomes a 16-bit tensor whose bytes
-/// come from the memory-mapped file a chunk at a time (memcpy on the CPU, cuMemcpyHtoD on the GPU). No float32 copy
-/// and no managed copy of the tensor exists at any point.
+/// come from the file a chunk at a time (a positional read into one pooled 1 MiB buffer, then memcpy on the CPU,
+/// cuMemcpyHtoD on the GPU). No float32 copy, and no host copy of more than one chunk, exists at any point.
 /// </summary>
 public static class SafetensorsTensors
 {
-    /// <summary>Bytes handed to the backend per call.</summary>
-    public const int ChunkBytes = 4 << 20;
+    /// <summary>Bytes read and handed to the backend per step.</summary>
+    public const int ChunkBytes = 1 << 20;
 
     /// <summary>
     /// Tensor <paramref name="name"/> of <paramref name="source"/> as a tensor of its own dtype: 1-D as [n], 2-D as stored,
@@ -36,12 +37,14 @@ public static class SafetensorsTensors
         };
         using var _ = TensorScope.Suspend();
         var t = backend.Empty(dtype, shape);
+        var chunk = ArrayPool<byte>.Shared.Rent((int)Math.Min(ChunkBytes, Math.Max(info.ByteLength, 1)));
         try
         {
             for (long offset = 0; offset < info.ByteLength; offset += ChunkBytes)
             {
-                var count = (int)Math.Min(ChunkBytes, info.ByteLength - offset);
-                backend.UploadBytes(t, source.GetBytes(name, offset, count), offset);
+                var bytes = chunk.AsSpan(0, (int)Math.Min(ChunkBytes, info.ByteLength - offset));
+                source.ReadBytes(name, offset, bytes);
+                backend.UploadBytes(t, bytes, offset);
             }
             return t;
         }
@@ -50,5 +53,6 @@ public static class SafetensorsTensors
             t.Dispose();
             throw;
         }
+        finally { ArrayPool<byte>.Shared.Return(chunk); }
     }
 }
