@@ -72,6 +72,7 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
     public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt) => HostLapack.Gesvd(m, n, a, s, u, vt);
     public void Potrf(int n, nint a) => HostLapack.Potrf(n, a);
     public void Syevd(int n, nint a, nint w) => HostLapack.Syevd(n, a, w);
+    public void Dsyevd(int n, nint a, nint w) => HostLapack.Dsyevd(n, a, w);
 
     public void Synchronize() { }
 

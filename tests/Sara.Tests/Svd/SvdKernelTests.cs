@@ -11,7 +11,8 @@ namespace Sara.Tests.Svd;
 /// </summary>
 public class SvdKernelTests
 {
-    // Float32 Jacobi: each of ~7 sweeps rotates every row l times; measured errors 2e-6 to 1e-5 for l up to 128.
+    // The kernel runtime's small SVD is float64 (Gram + Dsyevd, see SmallSvdAccuracyTests); LAPACK's sgesdd on the CPU
+    // and the vendor's gesvd are float32: their errors, 2e-6 to 1e-5 for l up to 128, set the tolerance.
     private const double SmallSvdTolerance = 3e-5;
 
     public static IEnumerable<TestCaseData> SmallSvdCases() =>
