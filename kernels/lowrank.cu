@@ -17,7 +17,8 @@
 // the pointers are 16-byte aligned, scalar with bounds checks otherwise. Stages are stored transposed (d-major) with an
 // XOR swizzle of 16-byte groups (column ^ 4 * ((row / 4) % 8)), so the transposed stores of a warp (4 rows x 8 float4)
 // hit 32 distinct banks and the compute loop reads each operand as one float4 per thread (per stage and thread:
-// 2 shared float4 loads per 16 FMAs). Shared memory: 32 x BT + 32 x max(KT, 32) floats = 36 / 20 / 16 KB.
+// 2 shared float4 loads per 16 FMAs). Shared memory: 32 x BT + 32 x max(KT, 32) floats = 36 / 20 / 16 KB;
+// __launch_bounds__(256, 2): 88-127 registers, 0 spills, two blocks per SM.
 //
 // Why not cuBLAS for X B^T and G A: its sgemm has no epilogue for Z = H (.) lambda or dlambda = colsum(dZ (.) H), so
 // it would need the same finish pass; the hand-written pair keeps the split and the summation order (and so the bits)
@@ -26,8 +27,9 @@
 // sara_lowrank_fwd_partial_kKT  L = X (T x n), R(j, i) = B[j * n + i] (B: k x n).
 // sara_lowrank_fwd_finish       H = sum_z P[z], Z = H (.) lambda           -> H and Z (T x k) saved for backward.
 //   Floor (both): flops 2*T*n*k; bytes 4*(T*n + k*n) + 4*T*k*(2*S + 2) (X once, P written and read, H and Z).
-//   T = 4096, n = 4096, k = 64 (S = 6): 2.1 GFLOP, 73 MB -> H200 max(32 us at 67 TFLOP/s, 15 us at 4.8 TB/s) = 32 us;
-//   k = 16 (S = 19): 0.54 GFLOP, 72 MB -> 15 us (memory bound: X is read once whatever k).
+//   T = 4096, n = 4096, k = 64 (S = 6): 2.1 GFLOP, 83 MB -> H200 max(32 us at 67 TFLOP/s, 17 us at 4.8 TB/s) = 32 us;
+//   k = 16 (S = 19): 0.54 GFLOP, 78 MB -> 16 us (memory bound: X is read once whatever k). The partials are the split's
+//   price: 2 * 4 * S * T * k bytes (10 MB at k = 16, 13% over reading X; written and read back through the 50 MB L2).
 // sara_lowrank_bwd_partial_kKT  L = G (T x m), R(j, i) = A[i * k + j] (A: m x k, the transposed layout).
 // sara_lowrank_bwd_finish       dz = s * sum_z P[z]; dZ = dz, dH = dz (.) lambda, and per row block
 //                               dlambda_part[block, j] = sum over its tokens of dz (.) H (finished by sara_column_sum).

@@ -23,14 +23,20 @@ public sealed unsafe class CensusRuntime : IKernelRuntime
         KernelSources.SourceFiles.SelectMany(f => KernelSources.EntryPoints(KernelSources.ReadText(f))).ToHashSet(StringComparer.Ordinal));
 
     private readonly Func<Action, double>? _timer;
+    private readonly bool _ownsInner;
 
-    public CensusRuntime(IKernelRuntime inner, bool dryRun, Func<Action, double>? timer = null)
+    /// <param name="inner">The runtime whose calls are recorded (and, unless <paramref name="dryRun"/>, made).</param>
+    /// <param name="dryRun">Record and validate, execute nothing.</param>
+    /// <param name="timer">Runs a call and returns its milliseconds (e.g. <see cref="GpuRuntime.TimeMilliseconds"/>).</param>
+    /// <param name="ownsInner">Dispose <paramref name="inner"/> with this runtime.</param>
+    public CensusRuntime(IKernelRuntime inner, bool dryRun, Func<Action, double>? timer = null, bool ownsInner = true)
     {
         ArgumentNullException.ThrowIfNull(inner);
         if (dryRun && timer is not null) throw new ArgumentException("A dry run executes nothing, so there is nothing to time.", nameof(timer));
         Inner = inner;
         DryRun = dryRun;
         _timer = timer;
+        _ownsInner = ownsInner;
         Description = $"{inner.Description}, census{(dryRun ? " (dry run)" : timer is not null ? " (timed)" : "")}";
     }
 
@@ -107,7 +113,10 @@ public sealed unsafe class CensusRuntime : IKernelRuntime
         if (!DryRun) Inner.Synchronize();
     }
 
-    public void Dispose() => Inner.Dispose();
+    public void Dispose()
+    {
+        if (_ownsInner) Inner.Dispose();
+    }
 
     private void Library(string name, string detail, double flops, double bytes, Action call)
     {

@@ -79,5 +79,50 @@ public static class CensusReport
         "| step | kernel launches (fwd / seed / bwd / adamw) | library calls (fwd / seed / bwd / adamw) | host copies | fewest blocks of a launch > 1 MB | H200 floor of the kernels, us | H200 floor of the step, us |\n" +
         "|---|---|---|---:|---:|---:|---:|";
 
+    public const string ReadmeBegin = "<!-- census:begin (generated: dotnet run --project bench/Sara.Bench -c Release -- --census) -->";
+    public const string ReadmeEnd = "<!-- census:end -->";
+
+    /// <summary>
+    /// The census section of bench/README.md: the summary of every layer kind at the reference shapes, then each launch of a
+    /// SARA (with bias) and a Mo-SARA step at k = 16 and k = 64. Dry runs on the emulated runtime: the same text on any machine.
+    /// </summary>
+    public static string ReadmeSection(IReadOnlyDictionary<string, int> staticShared)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(ReadmeBegin);
+        sb.AppendLine(SummaryHeader);
+        var steps = new Dictionary<(CensusLayer, int), IReadOnlyList<CensusEntry>>();
+        foreach (var layer in Enum.GetValues<CensusLayer>())
+            foreach (var shape in CensusSteps.Reference)
+            {
+                using var backend = DryRunBackend(out var census);
+                var step = CensusSteps.Step(backend, census, layer, shape);
+                steps[(layer, shape.K)] = step;
+                sb.AppendLine(Summary($"{layer}, k = {shape.K}", step));
+            }
+        foreach (var (layer, k) in new[] { (CensusLayer.SaraWithBias, 16), (CensusLayer.SaraWithBias, 64), (CensusLayer.MoSara, 16), (CensusLayer.MoSara, 64) })
+        {
+            sb.AppendLine();
+            sb.AppendLine($"{layer}, T = n = m = 4096, k = {k}:");
+            sb.AppendLine();
+            sb.Append(Table(steps[(layer, k)], staticShared));
+        }
+        sb.AppendLine(ReadmeEnd);
+        return sb.ToString();
+    }
+
+    /// <summary>A CudaBackend on a dry-run census of the emulated runtime.</summary>
+    public static CudaBackend DryRunBackend(out LaunchCensus census)
+    {
+        var runtime = new CensusRuntime(new EmulatedRuntime(), dryRun: true);
+        census = runtime.Census;
+        return new CudaBackend(runtime);
+    }
+
+    /// <summary>Static shared bytes of every kernel as ptxas reports them for sm_90 (NVRTC on the embedded sources).</summary>
+    public static IReadOnlyDictionary<string, int> StaticSharedFromNvrtc() =>
+        KernelSources.SourceFiles.SelectMany(f => KernelCompiler.CompileEmbedded(f, "sm_90").Functions.Where(u => u.IsEntry))
+            .ToDictionary(u => u.Function, u => u.SharedBytes, StringComparer.Ordinal);
+
     private static string Dims(Dim3 d) => d.Z > 1 ? $"{d.X}x{d.Y}x{d.Z}" : d.Y > 1 ? $"{d.X}x{d.Y}" : $"{d.X}";
 }

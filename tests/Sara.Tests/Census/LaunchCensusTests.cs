@@ -162,6 +162,27 @@ public class LaunchCensusTests
         Assert.Throws<ArgumentOutOfRangeException>(() => rt.Launch("sara_axpby", 1, 256, 300 * 1024, []));
     }
 
+    /// <summary>bench/README.md's census section is the census of the current code (regenerate: bench --census, or SARA_REGENERATE_CENSUS=1).</summary>
+    [Test]
+    public void The_census_table_in_bench_readme_is_current()
+    {
+        var path = Path.Combine(RepositoryPaths.Root, "bench", "README.md");
+        var text = File.ReadAllText(path);
+        var begin = text.IndexOf(CensusReport.ReadmeBegin, StringComparison.Ordinal);
+        var end = text.IndexOf(CensusReport.ReadmeEnd, StringComparison.Ordinal);
+        Assert.That(begin, Is.GreaterThanOrEqualTo(0), "bench/README.md has no census section");
+        Assert.That(end, Is.GreaterThan(begin));
+        var have = text[begin..(end + CensusReport.ReadmeEnd.Length)] + Environment.NewLine;
+        var want = CensusReport.ReadmeSection(StaticShared());
+        if (Environment.GetEnvironmentVariable("SARA_REGENERATE_CENSUS") == "1" && have != want)
+        {
+            File.WriteAllText(path, text[..begin] + want + text[(end + CensusReport.ReadmeEnd.Length + Environment.NewLine.Length)..]);
+            Assert.Pass("regenerated the census section of bench/README.md");
+        }
+        Assert.That(have, Is.EqualTo(want), "the census changed: regenerate bench/README.md's section with\n" +
+            "  dotnet run --project bench/Sara.Bench -c Release -- --census   (or SARA_REGENERATE_CENSUS=1 on this test)");
+    }
+
     [Test]
     public void Every_kernel_has_a_cost_model()
     {
