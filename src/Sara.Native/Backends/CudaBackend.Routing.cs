@@ -4,7 +4,7 @@ using Sara.Native.Tensors;
 namespace Sara.Native.Backends;
 
 // Mo-SARA routing on the kernel runtime (kernels/routing.cu). Sums over tokens: per-chunk partials, then
-// sara_column_sum in a fixed order; the chunking depends on T only, so the bits do not depend on the device.
+// sara_column_sum in a fixed order; the chunking depends on the shape only, so the bits do not depend on the device.
 public sealed partial class CudaBackend
 {
     private const int RoutingWarpsPerBlock = 8;

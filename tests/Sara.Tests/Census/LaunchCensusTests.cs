@@ -70,9 +70,9 @@ public class LaunchCensusTests
 
         var (kernels, library, copies) = Budget[layer];
         string[] counted = ["forward", "backward", "adamw"];
-        Assert.That(CensusReport.KernelLaunches(step, counted), Is.LessThanOrEqualTo(kernels), "kernel launches per step");
-        Assert.That(CensusReport.LibraryCalls(step, counted), Is.LessThanOrEqualTo(library), "library calls (cuBLAS) per step");
-        Assert.That(CensusReport.HostCopies(step), Is.LessThanOrEqualTo(copies), "device-to-host copies (host synchronisations) per step");
+        Assert.That(CensusReport.KernelLaunches(step, counted), Is.Not.NaN.And.LessThanOrEqualTo(kernels), "kernel launches per step");
+        Assert.That(CensusReport.LibraryCalls(step, counted), Is.Not.NaN.And.LessThanOrEqualTo(library), "library calls (cuBLAS) per step");
+        Assert.That(CensusReport.HostCopies(step), Is.Not.NaN.And.LessThanOrEqualTo(copies), "device-to-host copies (host synchronisations) per step");
         Assert.That(CensusReport.KernelLaunches(step, "adamw"), Is.EqualTo(1), "one AdamW launch for the layer's parameters");
     }
 
@@ -89,7 +89,7 @@ public class LaunchCensusTests
         var smallSvd = entries.SkipWhile(e => e.Name != "sara_svd_gram").ToList();
         Assert.That(CensusReport.KernelLaunches(smallSvd), Is.EqualTo(3), "gram, gram_finish, normalize_rows");
         Assert.That(CensusReport.LibraryCalls(smallSvd), Is.EqualTo(3), "dsyevd, Vt = U^T B, U = Q Ub");
-        Assert.That(CensusReport.KernelLaunches(entries), Is.LessThanOrEqualTo(40));
+        Assert.That(CensusReport.KernelLaunches(entries), Is.Not.NaN.And.LessThanOrEqualTo(40));
         Assert.That(CensusReport.HostCopies(entries), Is.EqualTo(1), "the result's singular values");
     }
 
@@ -104,8 +104,8 @@ public class LaunchCensusTests
                 foreach (var e in CensusSteps.Step(backend, census, layer, s).Where(e => e.Kind == CensusKind.Kernel))
                 {
                     Assert.That(shared.ContainsKey(e.Name), Is.True, $"{e.Name}: no ptxas report");
-                    Assert.That(shared[e.Name], Is.LessThanOrEqualTo(48 * 1024), $"{e.Name}: static shared");
-                    Assert.That(shared[e.Name] + e.DynamicSharedBytes, Is.LessThanOrEqualTo(227 * 1024), $"{e.Name}: shared per block");
+                    Assert.That(shared[e.Name], Is.Not.NaN.And.LessThanOrEqualTo(48 * 1024), $"{e.Name}: static shared");
+                    Assert.That(shared[e.Name] + e.DynamicSharedBytes, Is.Not.NaN.And.LessThanOrEqualTo(227 * 1024), $"{e.Name}: shared per block");
                 }
             }
     }

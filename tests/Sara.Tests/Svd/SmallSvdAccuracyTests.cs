@@ -34,6 +34,13 @@ public class SmallSvdAccuracyTests
         var smallest = Math.Abs(got[l - 1] - want[l - 1]) / want[l - 1];
         TestContext.Out.WriteLine($"l={l} n={n} sigma_1/sigma_l = 1e{decades}: worst relative error {worst:E2}, of the smallest {smallest:E2}");
         Assert.That(worst, Is.Not.NaN.And.LessThan(1e-6));
+
+        var (u1, vt1) = (u.ToArray(), vt.ToArray());
+        foreach (var t in new[] { s, u, vt }) backend.Fill(t, float.NaN);
+        backend.SmallSvd(b, s, u, vt);
+        Assert.That(Sara.Tests.Kernels.RankProductTests.Bits(s.ToArray()), Is.EqualTo(Sara.Tests.Kernels.RankProductTests.Bits(got)), "s bitwise run to run");
+        Assert.That(Sara.Tests.Kernels.RankProductTests.Bits(u.ToArray()), Is.EqualTo(Sara.Tests.Kernels.RankProductTests.Bits(u1)), "U bitwise");
+        Assert.That(Sara.Tests.Kernels.RankProductTests.Bits(vt.ToArray()), Is.EqualTo(Sara.Tests.Kernels.RankProductTests.Bits(vt1)), "Vt bitwise");
     }
 
     [Test]
