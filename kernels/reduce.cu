@@ -8,7 +8,7 @@
 // sara_column_sum         wide path (cols >= 32). Grid (ceil(cols / (32 V)), S), block 256 = 8 warps x 32 lanes; lane
 //                         l takes columns c0 + V l .. + V-1 (V = 4, 128-bit loads, when cols % 4 == 0 and x is 16-byte
 //                         aligned; else V = 1), warp w every 8th row of the slice in order; the 8 warp sums are added
-//                         in warp order. T = 4096, m = 4096 (a bias gradient): 32 x 9 = 288 blocks.
+//                         in warp order. T = 4096, m = 4096 (a bias gradient): 32 x 10 = 320 blocks.
 // sara_column_sum_narrow  cols < 32 (Mo-SARA's dbg: E = 4). Grid S, block 256: the block reads its rows as one
 //                         contiguous run (thread i takes column i % cols of row i / cols, then every (256 / cols)-th
 //                         row), so loads are coalesced whatever cols is; per column the 256 / cols thread sums are

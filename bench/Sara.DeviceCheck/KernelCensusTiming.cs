@@ -1,6 +1,8 @@
 // KernelCensusTiming.cs — every kernel of a SARA (with bias) and a Mo-SARA training step at the LLM reference shapes
 // (T = n = m = 4096, k = 16, 32, 64, E = 4), timed launch by launch with CUDA events and printed beside its H200 floor:
 // the same steps, launches and floors as the census in bench/README.md, which the emulator tests record without a GPU.
+// Each launch runs alone between its two events, after a warm-up step (module loads, memory pool): a time includes the
+// launch's own latency (a few us), which is what the smallest kernels of a step cost on a GPU anyway.
 using System.Globalization;
 using Sara.Native.Backends;
 using Sara.Native.Runtime;
