@@ -3,7 +3,7 @@
 // training step at T = n = m = 4096, k = 16, 32, 64, timed launch by launch beside its H200 floor (the launch census of
 // bench/README.md), then a short summary table last.
 // Usage: Sara.DeviceCheck [--device N] [--fatbin-dir DIR] [--runs N] [--skip-timing] [--out FILE]
-// Exit: 0 all parity passed; 1 a parity case failed; 2 bad arguments; 3 no CUDA device.
+// Exit: 0 all parity passed; 1 a parity case failed; 2 bad arguments; 3 no CUDA device; 4 a GPU whose runtime cannot start.
 using Sara.DeviceCheck;
 using Sara.Native.Backends;
 using Sara.Tests.DeviceCheck;
@@ -28,8 +28,8 @@ for (var i = 0; i < args.Length; i++)
 }
 
 var clock = System.Diagnostics.Stopwatch.StartNew();
-using var gpu = DeviceGate.Open(ordinal, Console.Error);
-if (gpu is null) return DeviceGate.NoDeviceExitCode;
+using var gpu = DeviceGate.Open(ordinal, Console.Error, out var gateExitCode);
+if (gpu is null) return gateExitCode;
 Console.WriteLine($"device: {gpu.Description}");
 Console.WriteLine($"kernels: {KernelImages.Prepare(gpu.Device.Arch, fatbinDir)}");
 
