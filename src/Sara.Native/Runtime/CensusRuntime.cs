@@ -46,6 +46,14 @@ public sealed unsafe class CensusRuntime : IKernelRuntime
     public string Description { get; }
     public bool IsEmulated => Inner.IsEmulated;
 
+    /// <summary>The wrapped runtime's pool: allocations are real even in a dry run (untouched host memory on the emulator).</summary>
+    public MemoryPool Pool => Inner.Pool;
+    public nint Stream => Inner.Stream;
+    public Exception? Fault => Inner.Fault;
+
+    /// <summary>The wrapped runtime's counters: in a dry run nothing reaches it, so copies and waits stay where they were.</summary>
+    public RuntimeCounters Counters => Inner.Counters;
+
     public nint AllocRaw(long bytes) => Inner.AllocRaw(bytes);
     public void FreeRaw(nint ptr) => Inner.FreeRaw(ptr);
 
