@@ -153,7 +153,7 @@ public abstract partial class Backend : IDisposable
     }
 
     /// <summary>
-    /// One AdamW step for many tensors at once (<see cref="CudaBackend"/>: one kernel launch per up to 48 tensors).
+    /// One AdamW step for many tensors at once (<see cref="CudaBackend"/>: one kernel launch per up to 8 tensors).
     /// Each entry is checked as <see cref="AdamW(Tensor, Tensor, Tensor, Tensor, AdamWOptions, int)"/> checks it.
     /// </summary>
     public void AdamW(IReadOnlyList<AdamWTensor> tensors, AdamWOptions options, int step)

@@ -153,26 +153,29 @@ public sealed partial class CudaBackend : Backend
     {
         var (bc1, bc2) = o.BiasCorrections(step);
         var live = tensors.Where(t => t.Param.Length > 0).ToArray();
-        for (var start = 0; start < live.Length; start += AdamWBatch.Capacity)
+        for (var start = 0; start < live.Length; start += AdamWSizes.Capacity)
         {
-            var part = live.AsSpan(start, Math.Min(AdamWBatch.Capacity, live.Length - start));
+            var part = live.AsSpan(start, Math.Min(AdamWSizes.Capacity, live.Length - start)).ToArray();
             long total = 0;
             foreach (var t in part) total += t.Param.Length;
-            var batch = new AdamWBatch { Count = part.Length, Chunk = AdamWChunk(total) };
+            var sizes = new AdamWSizes { Count = part.Length, Chunk = AdamWChunk(total) };
             var blocks = 0;
             for (var i = 0; i < part.Length; i++)
             {
-                batch.P[i] = part[i].Param.Ptr;
-                batch.G[i] = part[i].Grad.Ptr;
-                batch.M[i] = part[i].M.Ptr;
-                batch.V[i] = part[i].V.Ptr;
-                batch.N[i] = part[i].Param.Length;
-                batch.FirstBlock[i] = blocks;
-                blocks = checked(blocks + CeilDivInt(part[i].Param.Length, batch.Chunk));
+                sizes.N[i] = part[i].Param.Length;
+                sizes.FirstBlock[i] = blocks;
+                blocks = checked(blocks + CeilDivInt(part[i].Param.Length, sizes.Chunk));
             }
-            batch.FirstBlock[part.Length] = blocks;
-            Kernels.SaraAdamwBatch(Runtime, (uint)blocks, AdamWThreads, 0, batch,
-                o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, bc1, bc2);
+            sizes.FirstBlock[part.Length] = blocks;
+            // Tensor i's buffers (null past the batch's count: the kernel never reads them).
+            Tensor? P(int i) => i < part.Length ? part[i].Param : null;
+            Tensor? G(int i) => i < part.Length ? part[i].Grad : null;
+            Tensor? M(int i) => i < part.Length ? part[i].M : null;
+            Tensor? V(int i) => i < part.Length ? part[i].V : null;
+            Kernels.SaraAdamwBatch(Runtime, (uint)blocks, AdamWThreads, 0,
+                P(0), G(0), M(0), V(0), P(1), G(1), M(1), V(1), P(2), G(2), M(2), V(2), P(3), G(3), M(3), V(3),
+                P(4), G(4), M(4), V(4), P(5), G(5), M(5), V(5), P(6), G(6), M(6), V(6), P(7), G(7), M(7), V(7),
+                sizes, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, bc1, bc2);
         }
     }
 

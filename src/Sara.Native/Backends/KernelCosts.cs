@@ -71,7 +71,7 @@ public static class KernelCosts
         ["sara_sum_partials"] = a => (a.Int("count"), F * (a.Int("count") + 1)),
         ["sara_adamw_batch"] = a =>
         {
-            var batch = CensusRuntime.ReadStruct<AdamWBatch>(a.Struct("batch"));
+            var batch = CensusRuntime.ReadStruct<AdamWSizes>(a.Struct("sizes"));
             double n = 0;
             unsafe
             {

@@ -25,19 +25,15 @@ internal readonly struct KernelPtr
 }
 
 /// <summary>
-/// The tensor table of one <c>sara_adamw_batch</c> launch, laid out as <c>SaraAdamWBatch</c> in kernels/adamw.cu
-/// (2128 bytes; the launch-surface tests compare the size with NVRTC's PTX).
+/// The sizes of one <c>sara_adamw_batch</c> launch (its buffers are pointer parameters), laid out as
+/// <c>SaraAdamWSizes</c> in kernels/adamw.cu (112 bytes; the launch-surface tests compare the size with NVRTC's PTX).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct AdamWBatch
+internal unsafe struct AdamWSizes
 {
     /// <summary>SARA_ADAMW_BATCH: tensors per launch.</summary>
-    public const int Capacity = 48;
+    public const int Capacity = 8;
 
-    public fixed long P[Capacity];
-    public fixed long G[Capacity];
-    public fixed long M[Capacity];
-    public fixed long V[Capacity];
     public fixed long N[Capacity];
     public fixed int FirstBlock[Capacity + 1];
     public int Count;

@@ -12,11 +12,11 @@ namespace Sara.Native.Backends;
 /// <summary>One method per kernel: the C++ parameter list with pointers as <see cref="KernelPtr"/>.</summary>
 internal static unsafe class Kernels
 {
-    /// <summary>kernels/adamw.cu: <c>sara_adamw_batch(const SaraAdamWBatch batch, float lr, float beta1, float beta2, float eps, float weight_decay, float bc1, float bc2)</c></summary>
-    public static void SaraAdamwBatch(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, in AdamWBatch batch, float lr, float beta1, float beta2, float eps, float weight_decay, float bc1, float bc2)
+    /// <summary>kernels/adamw.cu: <c>sara_adamw_batch(float* p0, const float* g0, float* m0, float* v0, float* p1, const float* g1, float* m1, float* v1, float* p2, const float* g2, float* m2, float* v2, float* p3, const float* g3, float* m3, float* v3, float* p4, const float* g4, float* m4, float* v4, float* p5, const float* g5, float* m5, float* v5, float* p6, const float* g6, float* m6, float* v6, float* p7, const float* g7, float* m7, float* v7, const SaraAdamWSizes sizes, float lr, float beta1, float beta2, float eps, float weight_decay, float bc1, float bc2)</c></summary>
+    public static void SaraAdamwBatch(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr p0, KernelPtr g0, KernelPtr m0, KernelPtr v0, KernelPtr p1, KernelPtr g1, KernelPtr m1, KernelPtr v1, KernelPtr p2, KernelPtr g2, KernelPtr m2, KernelPtr v2, KernelPtr p3, KernelPtr g3, KernelPtr m3, KernelPtr v3, KernelPtr p4, KernelPtr g4, KernelPtr m4, KernelPtr v4, KernelPtr p5, KernelPtr g5, KernelPtr m5, KernelPtr v5, KernelPtr p6, KernelPtr g6, KernelPtr m6, KernelPtr v6, KernelPtr p7, KernelPtr g7, KernelPtr m7, KernelPtr v7, in AdamWSizes sizes, float lr, float beta1, float beta2, float eps, float weight_decay, float bc1, float bc2)
     {
-        fixed (AdamWBatch* pbatch = &batch)
-            runtime.Launch("sara_adamw_batch", grid, block, sharedBytes, [KernelArg.Struct(pbatch, sizeof(AdamWBatch)), lr, beta1, beta2, eps, weight_decay, bc1, bc2]);
+        fixed (AdamWSizes* psizes = &sizes)
+            runtime.Launch("sara_adamw_batch", grid, block, sharedBytes, [p0.Arg, g0.Arg, m0.Arg, v0.Arg, p1.Arg, g1.Arg, m1.Arg, v1.Arg, p2.Arg, g2.Arg, m2.Arg, v2.Arg, p3.Arg, g3.Arg, m3.Arg, v3.Arg, p4.Arg, g4.Arg, m4.Arg, v4.Arg, p5.Arg, g5.Arg, m5.Arg, v5.Arg, p6.Arg, g6.Arg, m6.Arg, v6.Arg, p7.Arg, g7.Arg, m7.Arg, v7.Arg, KernelArg.Struct(psizes, sizeof(AdamWSizes)), lr, beta1, beta2, eps, weight_decay, bc1, bc2]);
     }
 
     /// <summary>kernels/elementwise.cu: <c>sara_add_row_vector(float* y, const float* b, int rows, int cols)</c></summary>
@@ -202,7 +202,7 @@ internal static unsafe class Kernels
     /// <summary>Parameter names of every kernel, in order (for censuses and cost models).</summary>
     public static readonly IReadOnlyDictionary<string, string[]> Parameters = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
-        ["sara_adamw_batch"] = ["batch", "lr", "beta1", "beta2", "eps", "weight_decay", "bc1", "bc2"],
+        ["sara_adamw_batch"] = ["p0", "g0", "m0", "v0", "p1", "g1", "m1", "v1", "p2", "g2", "m2", "v2", "p3", "g3", "m3", "v3", "p4", "g4", "m4", "v4", "p5", "g5", "m5", "v5", "p6", "g6", "m6", "v6", "p7", "g7", "m7", "v7", "sizes", "lr", "beta1", "beta2", "eps", "weight_decay", "bc1", "bc2"],
         ["sara_add_row_vector"] = ["y", "b", "rows", "cols"],
         ["sara_axpby"] = ["y", "x", "a", "b", "n"],
         ["sara_scale_columns"] = ["y", "x", "v", "rows", "cols"],

@@ -6,8 +6,8 @@ namespace Sara.Native.Optim;
 
 /// <summary>
 /// AdamW over a set of parameters. A step updates every parameter with a gradient in one batched call per backend
-/// (<see cref="Backend.AdamW(IReadOnlyList{AdamWTensor}, AdamWOptions, int)"/>: on the GPU one kernel launch per up to 48
-/// tensors, so a layer's or a small model's parameters take one launch).
+/// (<see cref="Backend.AdamW(IReadOnlyList{AdamWTensor}, AdamWOptions, int)"/>: on the GPU one kernel launch per up to 8
+/// tensors, so a layer's parameters take one launch).
 /// </summary>
 public sealed class AdamW : IDisposable
 {

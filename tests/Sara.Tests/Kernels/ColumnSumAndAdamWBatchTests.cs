@@ -47,7 +47,7 @@ public class ColumnSumAndAdamWBatchTests
     {
         using var backend = TestDevices.Create(device);
         var r = new Rand();
-        // 53 tensors: two launches (48 + 5) on the GPU path; sizes across block edges, with empty ones and a large one
+        // 53 tensors (51 non-empty): seven launches (6 x 8 + 3) on the GPU path; sizes across block edges, with empty ones and a large one
         // (the total is over 264 x 128, so blocks take more than 128 elements each).
         var sizes = Enumerable.Range(0, 53).Select(i => i switch { 0 => 0, 1 => 1, 2 => 127, 3 => 129, 4 => 40_000, 17 => 0, _ => r.Int(1, 3000) }).ToArray();
         var o = new AdamWOptions(LearningRate: 0.01f, WeightDecay: 0.1f);

@@ -16,7 +16,7 @@ public static class LaunchSurfaceGenerator
     /// <summary>C++ structs passed by value -> the C# struct with the same layout (checked against the PTX size).</summary>
     public static readonly IReadOnlyDictionary<string, string> Structs = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["SaraAdamWBatch"] = "AdamWBatch",
+        ["SaraAdamWSizes"] = "AdamWSizes",
     };
 
     private static readonly HashSet<string> CSharpKeywords = ["out", "in", "ref", "params", "base", "this", "object", "string", "event", "checked", "fixed", "lock", "operator"];

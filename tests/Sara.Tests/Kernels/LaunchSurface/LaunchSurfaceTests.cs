@@ -53,13 +53,13 @@ public partial class LaunchSurfaceTests
     [Test]
     public unsafe void Struct_parameters_have_the_size_of_their_CSharp_twin()
     {
-        Assert.That(LaunchSurfaceGenerator.Structs.Keys, Is.EquivalentTo(new[] { "SaraAdamWBatch" }));
-        Assert.That(sizeof(AdamWBatch), Is.EqualTo(2128), "SaraAdamWBatch: 5 x 48 x 8 + 49 x 4 + 2 x 4, padded to 8");
+        Assert.That(LaunchSurfaceGenerator.Structs.Keys, Is.EquivalentTo(new[] { "SaraAdamWSizes" }));
+        Assert.That(sizeof(AdamWSizes), Is.EqualTo(112), "SaraAdamWSizes: 8 x 8 + 9 x 4 + 2 x 4, padded to 8");
     }
 
     private static unsafe int StructSize(string cppName) => cppName switch
     {
-        "SaraAdamWBatch" => sizeof(AdamWBatch),
+        "SaraAdamWSizes" => sizeof(AdamWSizes),
         _ => throw new InvalidOperationException($"no C# twin for struct {cppName}"),
     };
 
@@ -84,7 +84,7 @@ public partial class LaunchSurfaceTests
             // extern "C" __global__ void commented_out(int x)
             extern "C" __global__ void __launch_bounds__(256, 2)
             k_one(const float* __restrict__ X, float* __restrict__ out, const int* labels, int T, long n, long long len,
-                  float s, const SaraAdamWBatch batch, double* __restrict__ G)
+                  float s, const SaraAdamWSizes batch, double* __restrict__ G)
             { }
             """;
         var k = KernelSignatures.FromSource("x.cu", src).Single();
