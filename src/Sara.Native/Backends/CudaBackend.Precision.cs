@@ -30,7 +30,7 @@ public sealed partial class CudaBackend
     private void ConvertBlock(DType from, nint src, int lds, DType to, nint dst, int ldd, int rows, int cols)
     {
         if ((long)rows * cols == 0) return;
-        Launch($"sara_convert_{DTypeKey(from)}_{DTypeKey(to)}", GridFor((long)rows * cols), [dst, ldd, src, lds, rows, cols]);
+        Runtime.Launch($"sara_convert_{DTypeKey(from)}_{DTypeKey(to)}", GridFor((long)rows * cols), Threads, 0, [dst, ldd, src, lds, rows, cols]);
     }
 
     protected override void FillBitsCore(Tensor t, uint bits)
