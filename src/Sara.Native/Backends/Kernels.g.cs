@@ -19,6 +19,42 @@ internal static unsafe class Kernels
             runtime.Launch("sara_adamw_batch", grid, block, sharedBytes, [p0.Arg, g0.Arg, m0.Arg, v0.Arg, p1.Arg, g1.Arg, m1.Arg, v1.Arg, p2.Arg, g2.Arg, m2.Arg, v2.Arg, p3.Arg, g3.Arg, m3.Arg, v3.Arg, p4.Arg, g4.Arg, m4.Arg, v4.Arg, p5.Arg, g5.Arg, m5.Arg, v5.Arg, p6.Arg, g6.Arg, m6.Arg, v6.Arg, p7.Arg, g7.Arg, m7.Arg, v7.Arg, KernelArg.Struct(psizes, sizeof(AdamWSizes)), lr, beta1, beta2, eps, weight_decay, bc1, bc2]);
     }
 
+    /// <summary>kernels/convert.cu: <c>sara_convert_bf16_f32(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertBf16F32(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_bf16_f32", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_f16_f32(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertF16F32(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_f16_f32", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_f32_bf16(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertF32Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_f32_bf16", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_f32_f16(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertF32F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_f32_f16", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_bf16_f16(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertBf16F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_bf16_f16", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_f16_bf16(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertF16Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_f16_bf16", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
     /// <summary>kernels/elementwise.cu: <c>sara_add_row_vector(float* y, const float* b, int rows, int cols)</c></summary>
     public static void SaraAddRowVector(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr y, KernelPtr b, int rows, int cols)
     {
@@ -203,6 +239,12 @@ internal static unsafe class Kernels
     public static readonly IReadOnlyDictionary<string, string[]> Parameters = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
         ["sara_adamw_batch"] = ["p0", "g0", "m0", "v0", "p1", "g1", "m1", "v1", "p2", "g2", "m2", "v2", "p3", "g3", "m3", "v3", "p4", "g4", "m4", "v4", "p5", "g5", "m5", "v5", "p6", "g6", "m6", "v6", "p7", "g7", "m7", "v7", "sizes", "lr", "beta1", "beta2", "eps", "weight_decay", "bc1", "bc2"],
+        ["sara_convert_bf16_f32"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_f16_f32"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_f32_bf16"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_f32_f16"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_bf16_f16"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_f16_bf16"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
         ["sara_add_row_vector"] = ["y", "b", "rows", "cols"],
         ["sara_axpby"] = ["y", "x", "a", "b", "n"],
         ["sara_scale_columns"] = ["y", "x", "v", "rows", "cols"],
