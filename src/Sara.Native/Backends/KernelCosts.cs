@@ -34,6 +34,9 @@ public static class KernelCosts
         return (2 * t * n * k, F * (rankTiles * t * n + k * n + s * t * k));
     }
 
+    private static (double, double) Convert(Args a, int srcBytes, int dstBytes) =>
+        (0, (double)a.Int("rows") * a.Int("cols") * (srcBytes + dstBytes));
+
     private static (double, double) ColumnSum(Args a)
     {
         double rows = a.Int("rows"), cols = a.Int("cols");
@@ -80,6 +83,13 @@ public static class KernelCosts
             return (12 * n, 7 * F * n);
         },
         ["sara_add_row_vector"] = a => ((double)a.Int("rows") * a.Int("cols"), F * (2.0 * a.Int("rows") * a.Int("cols") + a.Int("cols"))),
+        // kernels/convert.cu: one read of the source and one write of the destination, rows x cols elements.
+        ["sara_convert_bf16_f32"] = a => Convert(a, 2, 4),
+        ["sara_convert_f16_f32"] = a => Convert(a, 2, 4),
+        ["sara_convert_f32_bf16"] = a => Convert(a, 4, 2),
+        ["sara_convert_f32_f16"] = a => Convert(a, 4, 2),
+        ["sara_convert_bf16_f16"] = a => Convert(a, 2, 2),
+        ["sara_convert_f16_bf16"] = a => Convert(a, 2, 2),
         ["sara_axpby"] = a => (2.0 * a.Long("n"), F * a.Long("n") * (a.Float("b") == 0f ? 2 : 3)),
         ["sara_scale_columns"] = a => ((double)a.Int("rows") * a.Int("cols"), F * (2.0 * a.Int("rows") * a.Int("cols") + a.Int("cols"))),
         ["sara_relu_fwd"] = a => (a.Long("n"), 2 * F * a.Long("n")),
