@@ -97,3 +97,20 @@ template <int T> __device__ __forceinline__ void sara_store(void* p, long i, flo
     if (T == SARA_F32) static_cast<float*>(p)[i] = v;
     else static_cast<unsigned short*>(p)[i] = T == SARA_BF16 ? sara_float_to_bf16(v) : sara_float_to_f16(v);
 }
+
+// ---- element access --------------------------------------------------------------------------------
+// The rank-k and routing kernels read and write activations through these helpers only, so a 16-bit activation type
+// (bf16/f16 by bit operations, issue 13) needs overloads here and nowhere else. fp32 only for now.
+__device__ __forceinline__ float sara_ld(const float* __restrict__ p, long long i) { return p[i]; }
+__device__ __forceinline__ void sara_st(float* __restrict__ p, long long i, float v) { p[i] = v; }
+// Four consecutive elements p[i..i+3] as one 128-bit access; p + i must be 16-byte aligned (see sara_aligned16).
+__device__ __forceinline__ float4 sara_ld4(const float* __restrict__ p, long long i)
+{
+    return *reinterpret_cast<const float4*>(p + i);
+}
+__device__ __forceinline__ void sara_st4(float* __restrict__ p, long long i, float4 v)
+{
+    *reinterpret_cast<float4*>(p + i) = v;
+}
+__device__ __forceinline__ bool sara_aligned16(const void* p) { return ((unsigned long long)p & 15ull) == 0; }
+__device__ __forceinline__ float sara_get(const float4& v, int i) { return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w; }

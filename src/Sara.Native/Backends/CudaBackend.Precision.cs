@@ -24,13 +24,21 @@ public sealed partial class CudaBackend
             "16-bit activations and Mo-SARA's 16-bit A and B on the GPU need the 16-bit kernels of issue 13's phase B; until then use " +
             "float32 activations and factors on this device (a 16-bit W0 works: it enters only the dense GEMMs), or the CPU backend.");
 
-    private static string DTypeKey(DType t) => t switch { DType.BF16 => "bf16", DType.F16 => "f16", _ => "f32" };
-
     /// <summary>sara_convert_&lt;from&gt;_&lt;to&gt; over a rows x cols block with leading dimensions (elements).</summary>
     private void ConvertBlock(DType from, nint src, int lds, DType to, nint dst, int ldd, int rows, int cols)
     {
         if ((long)rows * cols == 0) return;
-        Launch($"sara_convert_{DTypeKey(from)}_{DTypeKey(to)}", GridFor((long)rows * cols), [dst, ldd, src, lds, rows, cols]);
+        var (grid, d, s) = (GridFor((long)rows * cols), KernelPtr.Raw(dst), KernelPtr.Raw(src));
+        switch (from, to)
+        {
+            case (DType.BF16, DType.F32): Kernels.SaraConvertBf16F32(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.F16, DType.F32): Kernels.SaraConvertF16F32(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.F32, DType.BF16): Kernels.SaraConvertF32Bf16(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.F32, DType.F16): Kernels.SaraConvertF32F16(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.BF16, DType.F16): Kernels.SaraConvertBf16F16(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.F16, DType.BF16): Kernels.SaraConvertF16Bf16(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            default: throw new ArgumentException($"No conversion kernel from {from.Name()} to {to.Name()}.");
+        }
     }
 
     protected override void FillBitsCore(Tensor t, uint bits)
