@@ -3,27 +3,11 @@ using Sara.Native.Tensors;
 
 namespace Sara.Native.Backends;
 
-// 16-bit tensors on a kernel runtime (DESIGN 3.1), phase A: conversions (kernels/convert.cu), GEMMs with 16-bit
-// operands (cublasGemmEx, or MixedGemm's panels for the combinations it lacks), and a 16-bit W0's statistics. The
-// existing kernels read float32 only; an op that would need them with a 16-bit activation or factor refuses.
+// 16-bit tensors on a kernel runtime (DESIGN 3.1): conversions (kernels/convert.cu), GEMMs with 16-bit operands
+// (cublasGemmEx, or MixedGemm's panels for the combinations it lacks), and a 16-bit W0's statistics. The kernels of the
+// adapter path read and write 16-bit activations themselves (CudaBackend.cs, CudaBackend.LowRank.cs).
 public sealed partial class CudaBackend
 {
-    /// <summary>Which kernel file each op that takes 16-bit activations would need a 16-bit path in (issue 13, phase B).</summary>
-    private static readonly Dictionary<string, string> KernelFileOf = new()
-    {
-        [nameof(AddRowVector)] = "kernels/elementwise.cu",
-        [nameof(Axpby)] = "kernels/elementwise.cu",
-        [nameof(ColumnSum)] = "kernels/reduce.cu",
-        [nameof(LowRankForward)] = "kernels/lowrank.cu",
-        [nameof(LowRankBackwardRank)] = "kernels/lowrank.cu",
-    };
-
-    private protected override void Refuse16Bit(string op, string name, Tensor t) =>
-        throw new NotSupportedException(
-            $"{op} on '{Name}': '{name}' is {t.Describe}, and {KernelFileOf.GetValueOrDefault(op, "its kernel")} reads float32 only. " +
-            "16-bit activations and Mo-SARA's 16-bit A and B on the GPU need the 16-bit kernels of issue 13's phase B; until then use " +
-            "float32 activations and factors on this device (a 16-bit W0 works: it enters only the dense GEMMs), or the CPU backend.");
-
     /// <summary>sara_convert_&lt;from&gt;_&lt;to&gt; over a rows x cols block with leading dimensions (elements).</summary>
     private void ConvertBlock(DType from, nint src, int lds, DType to, nint dst, int ldd, int rows, int cols)
     {
