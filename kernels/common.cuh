@@ -98,9 +98,22 @@ template <int T> __device__ __forceinline__ void sara_store(void* p, long i, flo
     else static_cast<unsigned short*>(p)[i] = T == SARA_BF16 ? sara_float_to_bf16(v) : sara_float_to_f16(v);
 }
 
+// Four consecutive elements p[i..i+3] of dtype T, widened: one 128-bit load (f32) or one 64-bit load (16-bit).
+// p + i must be 16-byte (f32) or 8-byte (16-bit) aligned: sara_aligned16(p) and i a multiple of 4 give both.
+template <int T> __device__ __forceinline__ float4 sara_load4(const void* p, long long i)
+{
+    if (T == SARA_F32) return *reinterpret_cast<const float4*>(static_cast<const float*>(p) + i);
+    const uint2 u = *reinterpret_cast<const uint2*>(static_cast<const unsigned short*>(p) + i);
+    const unsigned short h[4] = {(unsigned short)(u.x & 0xffffu), (unsigned short)(u.x >> 16),
+                                 (unsigned short)(u.y & 0xffffu), (unsigned short)(u.y >> 16)};   // little-endian
+    if (T == SARA_BF16)
+        return make_float4(sara_bf16_to_float(h[0]), sara_bf16_to_float(h[1]), sara_bf16_to_float(h[2]), sara_bf16_to_float(h[3]));
+    return make_float4(sara_f16_to_float(h[0]), sara_f16_to_float(h[1]), sara_f16_to_float(h[2]), sara_f16_to_float(h[3]));
+}
+
 // ---- element access --------------------------------------------------------------------------------
-// The rank-k and routing kernels read and write activations through these helpers only, so a 16-bit activation type
-// (bf16/f16 by bit operations, issue 13) needs overloads here and nowhere else. fp32 only for now.
+// The rank-k kernels read and write float32 activations through these helpers; a 16-bit activation (issue 13) goes
+// through sara_load / sara_load4 / sara_store above, the kernels templated on its dtype (lowrank.cu, reduce.cu).
 __device__ __forceinline__ float sara_ld(const float* __restrict__ p, long long i) { return p[i]; }
 __device__ __forceinline__ void sara_st(float* __restrict__ p, long long i, float v) { p[i] = v; }
 // Four consecutive elements p[i..i+3] as one 128-bit access; p + i must be 16-byte aligned (see sara_aligned16).

@@ -18,7 +18,6 @@ public abstract partial class Backend
         Check.Vector(this, lambda, b.Rows, nameof(lambda));
         Check.SameShape(this, h, [x.Rows, b.Rows], nameof(h));
         Check.SameShape(this, z, [x.Rows, b.Rows], nameof(z));
-        Require16BitKernels(nameof(LowRankForward), nameof(x), x);
         LowRankForwardCore(x, b, lambda, h, z);
     }
 
@@ -48,8 +47,6 @@ public abstract partial class Backend
             Check.Vector(this, dlambda, a.Cols, nameof(dlambda));
             if (h is null) throw new ArgumentNullException(nameof(h), "dlambda needs h.");
         }
-        Require16BitKernels(nameof(LowRankBackwardRank), nameof(g), g);
-        Require16BitKernels(nameof(LowRankBackwardRank), nameof(a), a);
         LowRankBackwardRankCore(g, a, h, lambda, scale, dz, dh, dlambda);
     }
 

@@ -192,12 +192,11 @@ public abstract partial class Backend : IDisposable
         GemmCore(a, transA, b, transB, c, alpha, beta);
     }
 
-    /// <summary>y[r, :] += bias for every row r (a 16-bit y is an activation: CPU backend only until the 16-bit kernels).</summary>
+    /// <summary>y[r, :] += bias for every row r (a 16-bit y: float32 sum, one rounding).</summary>
     public void AddRowVector(Tensor y, Tensor bias)
     {
         Check.Matrix(this, y, nameof(y), any16: true);
         Check.Vector(this, bias, y.Cols, nameof(bias));
-        Require16BitKernels(nameof(AddRowVector), nameof(y), y);
         AddRowVectorCore(y, bias);
     }
 
@@ -206,7 +205,6 @@ public abstract partial class Backend : IDisposable
     {
         Check.Matrix(this, x, nameof(x), any16: true);
         Check.Vector(this, sum, x.Cols, nameof(sum));
-        Require16BitKernels(nameof(ColumnSum), nameof(x), x);
         ColumnSumCore(x, sum, beta);
     }
 
@@ -215,8 +213,6 @@ public abstract partial class Backend : IDisposable
     {
         Check.Owned(this, x, nameof(x), any16: true);
         Check.SameShape(this, y, x.Shape, nameof(y), any16: true);
-        Require16BitKernels(nameof(Axpby), nameof(x), x);
-        Require16BitKernels(nameof(Axpby), nameof(y), y);
         AxpbyCore(a, x, b, y);
     }
 
@@ -285,19 +281,6 @@ public abstract partial class Backend : IDisposable
     }
 
     public abstract void Synchronize();
-
-    /// <summary>
-    /// For ops that take 16-bit activations (or Mo-SARA's frozen 16-bit factors): throws when this backend cannot run
-    /// <paramref name="op"/> with a 16-bit <paramref name="t"/> yet. The CPU backend runs them all; the CudaBackend's
-    /// kernels read float32 there until the 16-bit kernels of issue 13's phase B, and it says so instead of converting.
-    /// </summary>
-    private protected void Require16BitKernels(string op, string name, Tensor? t)
-    {
-        if (t is not null && t.DType != DType.F32) Refuse16Bit(op, name, t);
-    }
-
-    /// <summary>Throws NotSupportedException when <paramref name="op"/> has no 16-bit path on this backend (default: it has).</summary>
-    private protected virtual void Refuse16Bit(string op, string name, Tensor t) { }
 
     /// <summary>Raw bytes into dst at byteOffset (checked by the caller).</summary>
     protected abstract void UploadBytesCore(Tensor dst, long byteOffset, ReadOnlySpan<byte> src);

@@ -3,43 +3,26 @@ using Sara.Native.Tensors;
 
 namespace Sara.Native.Backends;
 
-// 16-bit tensors on a kernel runtime (DESIGN 3.1), phase A: conversions (kernels/convert.cu), GEMMs with 16-bit
-// operands (cublasGemmEx, or MixedGemm's panels for the combinations it lacks), and a 16-bit W0's statistics. The
-// existing kernels read float32 only; an op that would need them with a 16-bit activation or factor refuses.
+// 16-bit tensors on a kernel runtime (DESIGN 3.1): conversions (kernels/convert.cu), GEMMs with 16-bit operands
+// (cublasGemmEx, or MixedGemm's panels for the combinations it lacks), and a 16-bit W0's statistics. The kernels of the
+// adapter path read and write 16-bit activations themselves (CudaBackend.cs, CudaBackend.LowRank.cs).
 public sealed partial class CudaBackend
 {
-    /// <summary>Which kernel file each op that takes 16-bit activations would need a 16-bit path in (issue 13, phase B).</summary>
-    private static readonly Dictionary<string, string> KernelFileOf = new()
-    {
-        [nameof(AddRowVector)] = "kernels/elementwise.cu",
-        [nameof(Axpby)] = "kernels/elementwise.cu",
-        [nameof(ColumnSum)] = "kernels/reduce.cu",
-        [nameof(LowRankForward)] = "kernels/lowrank.cu",
-        [nameof(LowRankBackwardRank)] = "kernels/lowrank.cu",
-    };
-
-    private protected override void Refuse16Bit(string op, string name, Tensor t) =>
-        throw new NotSupportedException(
-            $"{op} on '{Name}': '{name}' is {t.Describe}, and {KernelFileOf.GetValueOrDefault(op, "its kernel")} reads float32 only. " +
-            "16-bit activations and Mo-SARA's 16-bit A and B on the GPU need the 16-bit kernels of issue 13's phase B; until then use " +
-            "float32 activations and factors on this device (a 16-bit W0 works: it enters only the dense GEMMs), or the CPU backend.");
-
-
     /// <summary>sara_convert_&lt;from&gt;_&lt;to&gt; over a rows x cols block with leading dimensions (elements).</summary>
     private void ConvertBlock(DType from, nint src, int lds, DType to, nint dst, int ldd, int rows, int cols)
     {
         if ((long)rows * cols == 0) return;
-        Action<IKernelRuntime, Dim3, Dim3, uint, KernelPtr, int, KernelPtr, int, int, int> kernel = (from, to) switch
+        var (grid, d, s) = (GridFor((long)rows * cols), KernelPtr.Raw(dst), KernelPtr.Raw(src));
+        switch (from, to)
         {
-            (DType.BF16, DType.F32) => Kernels.SaraConvertBf16F32,
-            (DType.F16, DType.F32) => Kernels.SaraConvertF16F32,
-            (DType.F32, DType.BF16) => Kernels.SaraConvertF32Bf16,
-            (DType.F32, DType.F16) => Kernels.SaraConvertF32F16,
-            (DType.BF16, DType.F16) => Kernels.SaraConvertBf16F16,
-            (DType.F16, DType.BF16) => Kernels.SaraConvertF16Bf16,
-            _ => throw new ArgumentException($"No conversion kernel from {from.Name()} to {to.Name()}."),
-        };
-        kernel(Runtime, GridFor((long)rows * cols), Threads, 0, KernelPtr.Raw(dst), ldd, KernelPtr.Raw(src), lds, rows, cols);
+            case (DType.BF16, DType.F32): Kernels.SaraConvertBf16F32(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.F16, DType.F32): Kernels.SaraConvertF16F32(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.F32, DType.BF16): Kernels.SaraConvertF32Bf16(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.F32, DType.F16): Kernels.SaraConvertF32F16(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.BF16, DType.F16): Kernels.SaraConvertBf16F16(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            case (DType.F16, DType.BF16): Kernels.SaraConvertF16Bf16(Runtime, grid, Threads, 0, d, ldd, s, lds, rows, cols); break;
+            default: throw new ArgumentException($"No conversion kernel from {from.Name()} to {to.Name()}.");
+        }
     }
 
     protected override void FillBitsCore(Tensor t, uint bits)

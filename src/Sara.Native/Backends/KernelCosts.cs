@@ -28,20 +28,30 @@ public static class KernelCosts
 
     private const double F = 4;   // bytes per float
 
-    private static (double, double) Partial(Args a, string d)
+    /// <summary>A rank-k partial product; <paramref name="l"/>: bytes per element of L (X or G: 4, or 2 for bf16 / f16).</summary>
+    private static (double, double) Partial(Args a, string d, double l = F)
     {
         double t = a.Int("T"), n = a.Int(d), k = a.Int("k"), s = a.Grid.Z, rankTiles = a.Grid.Y;
-        return (2 * t * n * k, F * (rankTiles * t * n + k * n + s * t * k));
+        return (2 * t * n * k, l * rankTiles * t * n + F * (k * n + s * t * k));
     }
 
-    private static (double, double) Convert(Args a, int srcBytes, int dstBytes) =>
-        (0, (double)a.Int("rows") * a.Int("cols") * (srcBytes + dstBytes));
-
-    private static (double, double) ColumnSum(Args a)
+    /// <summary>A column sum; <paramref name="x"/>: bytes per element of x.</summary>
+    private static (double, double) ColumnSum(Args a, double x = F)
     {
         double rows = a.Int("rows"), cols = a.Int("cols");
         var writes = a.Ptr("part") ? a.Grid.Y * cols : cols * (a.Float("beta") == 0f ? 1 : 2);
-        return (rows * cols, F * (rows * cols + writes));
+        return (rows * cols, x * rows * cols + F * writes);
+    }
+
+    private static double Bytes(int dtype) => (Tensors.DType)dtype == Tensors.DType.F32 ? F : H;
+
+    private const double H = 2;   // bytes per bf16 / f16 element
+
+    /// <summary>A conversion of a rows x cols block: one read and one write per element (kernels/convert.cu).</summary>
+    private static (double, double) Convert(Args a, double srcBytes, double dstBytes)
+    {
+        var e = (double)a.Int("rows") * a.Int("cols");
+        return (e, (srcBytes + dstBytes) * e);
     }
 
     private static readonly Dictionary<string, Func<Args, (double Flops, double Bytes)>> Models = new(StringComparer.Ordinal)
@@ -52,6 +62,18 @@ public static class KernelCosts
         ["sara_lowrank_bwd_partial_k16"] = a => Partial(a, "m"),
         ["sara_lowrank_bwd_partial_k32"] = a => Partial(a, "m"),
         ["sara_lowrank_bwd_partial_k64"] = a => Partial(a, "m"),
+        ["sara_lowrank_fwd_partial_k16_bf16"] = a => Partial(a, "n", H),
+        ["sara_lowrank_fwd_partial_k32_bf16"] = a => Partial(a, "n", H),
+        ["sara_lowrank_fwd_partial_k64_bf16"] = a => Partial(a, "n", H),
+        ["sara_lowrank_fwd_partial_k16_f16"] = a => Partial(a, "n", H),
+        ["sara_lowrank_fwd_partial_k32_f16"] = a => Partial(a, "n", H),
+        ["sara_lowrank_fwd_partial_k64_f16"] = a => Partial(a, "n", H),
+        ["sara_lowrank_bwd_partial_k16_bf16"] = a => Partial(a, "m", H),
+        ["sara_lowrank_bwd_partial_k32_bf16"] = a => Partial(a, "m", H),
+        ["sara_lowrank_bwd_partial_k64_bf16"] = a => Partial(a, "m", H),
+        ["sara_lowrank_bwd_partial_k16_f16"] = a => Partial(a, "m", H),
+        ["sara_lowrank_bwd_partial_k32_f16"] = a => Partial(a, "m", H),
+        ["sara_lowrank_bwd_partial_k64_f16"] = a => Partial(a, "m", H),
         ["sara_lowrank_fwd_finish"] = a =>
         {
             double tk = (double)a.Int("T") * a.Int("k"), s = a.Int("S");
@@ -64,8 +86,12 @@ public static class KernelCosts
             var dl = a.Ptr("dlambda_part") && a.Ptr("H");
             return (s * tk + 3 * tk, F * (s * tk + outputs * tk + (dl ? tk + a.Grid.Y * a.Int("k") : 0)));
         },
-        ["sara_column_sum"] = ColumnSum,
-        ["sara_column_sum_narrow"] = ColumnSum,
+        ["sara_column_sum"] = a => ColumnSum(a),
+        ["sara_column_sum_narrow"] = a => ColumnSum(a),
+        ["sara_column_sum_bf16"] = a => ColumnSum(a, H),
+        ["sara_column_sum_f16"] = a => ColumnSum(a, H),
+        ["sara_column_sum_narrow_bf16"] = a => ColumnSum(a, H),
+        ["sara_column_sum_narrow_f16"] = a => ColumnSum(a, H),
         ["sara_column_sum_finish"] = a =>
         {
             double s = a.Int("slices"), cols = a.Int("cols");
@@ -83,14 +109,13 @@ public static class KernelCosts
             return (12 * n, 7 * F * n);
         },
         ["sara_add_row_vector"] = a => ((double)a.Int("rows") * a.Int("cols"), F * (2.0 * a.Int("rows") * a.Int("cols") + a.Int("cols"))),
-        // kernels/convert.cu: one read of the source and one write of the destination, rows x cols elements.
-        ["sara_convert_bf16_f32"] = a => Convert(a, 2, 4),
-        ["sara_convert_f16_f32"] = a => Convert(a, 2, 4),
-        ["sara_convert_f32_bf16"] = a => Convert(a, 4, 2),
-        ["sara_convert_f32_f16"] = a => Convert(a, 4, 2),
-        ["sara_convert_bf16_f16"] = a => Convert(a, 2, 2),
-        ["sara_convert_f16_bf16"] = a => Convert(a, 2, 2),
         ["sara_axpby"] = a => (2.0 * a.Long("n"), F * a.Long("n") * (a.Float("b") == 0f ? 2 : 3)),
+        ["sara_add_row_vector_16"] = a => ((double)a.Int("rows") * a.Int("cols"), 2 * H * a.Int("rows") * a.Int("cols") + F * a.Int("cols")),
+        ["sara_axpby_typed"] = a =>
+        {
+            double y = Bytes(a.Int("ytype"));
+            return (2.0 * a.Long("n"), a.Long("n") * (Bytes(a.Int("xtype")) + y * (a.Float("b") == 0f ? 1 : 2)));
+        },
         ["sara_scale_columns"] = a => ((double)a.Int("rows") * a.Int("cols"), F * (2.0 * a.Int("rows") * a.Int("cols") + a.Int("cols"))),
         ["sara_relu_fwd"] = a => (a.Long("n"), 2 * F * a.Long("n")),
         ["sara_relu_bwd"] = a => (2.0 * a.Long("n"), F * a.Long("n") * (a.Float("beta") == 0f ? 3 : 4)),
@@ -142,6 +167,12 @@ public static class KernelCosts
             double l = a.Int("l"), c = a.Int("c");
             return (l, 8 * l * c + 8 * l + F * (l + l * c));
         },
+        ["sara_convert_bf16_f32"] = a => Convert(a, H, F),
+        ["sara_convert_f16_f32"] = a => Convert(a, H, F),
+        ["sara_convert_f32_bf16"] = a => Convert(a, F, H),
+        ["sara_convert_f32_f16"] = a => Convert(a, F, H),
+        ["sara_convert_bf16_f16"] = a => Convert(a, H, H),
+        ["sara_convert_f16_bf16"] = a => Convert(a, H, H),
         ["sara_svd_normalize_rows"] = a => (3.0 * a.Grid.X * a.Int("n"), 2 * F * a.Grid.X * a.Int("n")),
     };
 

@@ -10,8 +10,7 @@ namespace Sara.Native.Layers;
 /// Mo-SARA (DESIGN 1.3): frozen A = U_k, B = V_k^T; E singular-value experts (Lambda: E x k, zero at start) mixed per token
 /// by a router over H = X B^T (Wg: E x k, bg: E). Trainable parameters: 2Ek + E.
 /// Cannot be merged into W0: the scaling depends on the input through the router gates. W0, A and B are frozen and may be
-/// 16-bit (<see cref="MoSaraOptions.W0DType"/>, <see cref="MoSaraOptions.FactorDType"/>); on the CudaBackend 16-bit A and B
-/// wait for the 16-bit kernels (the backward's rank kernel refuses them with a clear error).
+/// 16-bit (<see cref="MoSaraOptions.W0DType"/>, <see cref="MoSaraOptions.FactorDType"/>) on every backend.
 /// </summary>
 public sealed class MoSaraLinear : IDisposable
 {

@@ -22,7 +22,7 @@ public sealed record MoSaraOptions
     /// <summary>Storage of a W0 given as float[] (a W0 given as a tensor keeps its dtype).</summary>
     public DType W0DType { get; init; } = DType.F32;
 
-    /// <summary>Storage of the frozen A and B (16-bit: the CPU backend now; the GPU after issue 13's phase B kernels).</summary>
+    /// <summary>Storage of the frozen A and B (f32, bf16 or f16, on every backend).</summary>
     public DType FactorDType { get; init; } = DType.F32;
 
     /// <summary>Copy the gates to the host after each forward for <see cref="MoSaraLinear.LastRouterStats"/> (a sync on the GPU).</summary>

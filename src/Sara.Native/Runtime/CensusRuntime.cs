@@ -117,12 +117,13 @@ public sealed unsafe class CensusRuntime : IKernelRuntime
     public void GemmEx(bool transA, bool transB, int m, int n, int k, float alpha, nint a, DType aType, int lda,
         nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc)
     {
-        var bytes = (double)m * k * aType.Size() + (double)k * n * bType.Size() + (double)m * n * cType.Size() * (beta == 0f ? 1 : 2);
-        Library("gemmex", $"m {m} n {n} k {k} {aType.Name()} x {bType.Name()} -> {cType.Name()}{(transA ? " A^T" : "")}{(transB ? " B^T" : "")}{(beta == 0f ? "" : " +C")}",
-            2.0 * m * n * k, bytes, () => Inner.GemmEx(transA, transB, m, n, k, alpha, a, aType, lda, b, bType, ldb, beta, c, cType, ldc));
+        double ea = aType.Size(), eb = bType.Size(), ec = cType.Size();
+        var bytes = ea * m * k + eb * (double)k * n + ec * m * n * (beta == 0f ? 1 : 2);
+        Library("gemmex", $"{aType.Name()} x {bType.Name()} -> {cType.Name()} m {m} n {n} k {k}{(transA ? " A^T" : "")}{(transB ? " B^T" : "")}{(beta == 0f ? "" : " +C")}",
+            2.0 * m * n * k, bytes,
+            () => Inner.GemmEx(transA, transB, m, n, k, alpha, a, aType, lda, b, bType, ldb, beta, c, cType, ldc));
     }
 
-    /// <summary>The wrapped runtime's setting.</summary>
     public bool AllowTf32
     {
         get => Inner.AllowTf32;

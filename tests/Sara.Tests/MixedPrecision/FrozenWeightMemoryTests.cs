@@ -41,7 +41,7 @@ public class FrozenWeightMemoryTests : IoTestBase
         var managed = GC.GetAllocatedBytesForCurrentThread();
         var w0 = SafetensorsTensors.Load(backend, file, "w");
         managed = GC.GetAllocatedBytesForCurrentThread() - managed;
-        Assert.That(managed, Is.AtMost(MiB), "the loader copies no tensor data through managed memory (a float32 copy is 64 MiB)");
+        Assert.That(managed, Is.AtMost(2 * MiB), "the loader holds one 1 MiB read buffer, no tensor-sized copy (a float32 copy is 64 MiB)");
         Assert.That((w0.DType, w0.Bytes, backend.Memory.BytesInUse, backend.Memory.PeakInUse), Is.EqualTo((DType.BF16, W0Bytes, W0Bytes, W0Bytes)),
             "the pool holds exactly the 32 MiB of bf16 W0");
         Assert.That(w0.ToBits().AsSpan().SequenceEqual(bits), Is.True, "the file's bits, unchanged");

@@ -1,5 +1,5 @@
-// SARA / Mo-SARA / dense layers with a 16-bit W0 (every backend), 16-bit activations (CPU backend) and 16-bit frozen
-// Mo-SARA factors (CPU backend); fp32 master parameters and gradients; the CudaBackend's clear refusals (phase B).
+// SARA / Mo-SARA / dense layers with a 16-bit W0, 16-bit activations and 16-bit frozen Mo-SARA factors, on the CPU
+// backend and on the emulator (the GPU's kernels); fp32 master parameters and gradients.
 using Sara.Native.Autograd;
 using Sara.Native.Backends;
 using Sara.Native.Layers;
@@ -26,27 +26,31 @@ public class MixedPrecisionLayerTests
     }
 
     public static IEnumerable<TestCaseData> ActivationCases() =>
-        from a in new[] { DType.BF16, DType.F16 }
-        from w in new[] { DType.F32, DType.BF16 }
-        from s in SaraLayerParity.Shapes
-        select new TestCaseData(a, w, s.T, s.N, s.M, s.K).SetArgDisplayNames($"X {a.Name()}", $"W0 {w.Name()}", $"T{s.T}", $"n{s.N}", $"m{s.M}", $"k{s.K}");
+        from d in TestDevices.Emulated
+        from c in SaraLayerParity.CasesActivations16()
+        select new TestCaseData(d, c).SetArgDisplayNames(d, c.Label);
 
-    // Y and dX are 16-bit (held to one rounding); dlambda, dA, dB, dbias are float32 from exact 16-bit inputs (1e-5).
+    // Y and dX are 16-bit (held to one rounding); the fp32 master gradients dlambda, dA, dB, dbias come from exact 16-bit
+    // inputs (1e-5 of the float64 oracle, whose backward SaraLinearGradientTests.OracleGradientsMatchFiniteDifferences checks).
     [TestCaseSource(nameof(ActivationCases))]
-    public void SaraWith16BitActivationsOnTheCpu(DType activations, DType w0, int t, int n, int m, int k)
+    public void SaraWith16BitActivationsMatchesTheOracle(string device, ParityCase c)
     {
-        using var backend = TestDevices.Create("cpu");
-        ParityAssert.AllPass(SaraLayerParity.Run(backend, t, n, m, k, new Rand(), w0, activations));
+        using var backend = TestDevices.Create(device);
+        ParityAssert.AllPass(c.Run(backend, new Rand()));
     }
 
-    // Mo-SARA with 16-bit W0 (all devices), and on the CPU 16-bit A, B and activations too, against the same layer with
-    // float32 copies of the same values (the float32 layer is held to the float64 oracle in Layers/MoSaraLinearTests).
+    // Mo-SARA with 16-bit W0, 16-bit frozen A and B and 16-bit activations, against the same layer with float32 copies of
+    // the same values (the float32 layer is held to the float64 oracle in Layers/MoSaraLinearTests).
     [TestCase("cpu", DType.BF16, DType.F32, DType.F32)]
     [TestCase("emu", DType.BF16, DType.F32, DType.F32)]
     [TestCase("emu", DType.F16, DType.F32, DType.F32)]
     [TestCase("cpu", DType.F16, DType.BF16, DType.F32)]
+    [TestCase("emu", DType.F16, DType.BF16, DType.F32)]
     [TestCase("cpu", DType.BF16, DType.BF16, DType.BF16)]
+    [TestCase("emu", DType.BF16, DType.BF16, DType.BF16)]
     [TestCase("cpu", DType.F32, DType.F16, DType.F16)]
+    [TestCase("emu", DType.F32, DType.F16, DType.F16)]
+    [TestCase("emu", DType.BF16, DType.F16, DType.BF16)]
     public void MoSaraWith16BitFrozenTensorsEqualsTheFloat32Layer(string device, DType w0Type, DType factorType, DType activations)
     {
         using var backend = TestDevices.Create(device);
@@ -114,45 +118,6 @@ public class MixedPrecisionLayerTests
         Assert.That(dense.Weight.Grad!.DType, Is.EqualTo(DType.F32));
         var e = Assert.Throws<ArgumentException>(() => new AdamW(dense.Parameters, new AdamWOptions()));
         Assert.That(e!.Message, Does.Contain("bf16").And.Contain("float32 master weights"));
-    }
-
-    // The CudaBackend (here on the emulator) runs a 16-bit W0 but refuses 16-bit activations and factors with one clear
-    // error naming the kernel file and phase B, instead of converting behind the caller's back.
-    [Test]
-    public void TheCudaBackendRefuses16BitActivationsWithOneClearError()
-    {
-        using var backend = TestDevices.Create("emu");
-        var r = new Rand();
-        using var layer = SaraLinear.FromFactors(backend, "l", r.Normal(6 * 8), 6, 8, null, r.Normal(6 * 2), r.Normal(2 * 8), 2);
-        using var scope = new TensorScope();
-        using var x = new Variable(backend.FromArray(r.Normal(4 * 8), DType.BF16, 4, 8), requiresGrad: true);
-        var e = Assert.Throws<NotSupportedException>(() => layer.Forward(new Tape(), x));
-        Assert.That(e!.Message, Does.Contain("LowRankForward").And.Contain("'x' is [4, 8] bf16").And.Contain("kernels/lowrank.cu")
-            .And.Contain("phase B"));
-
-        using var y16 = backend.Zeros(DType.BF16, 4, 6);
-        using var bias = backend.Zeros(6);
-        using var sum = backend.Zeros(6);
-        Assert.That(Assert.Throws<NotSupportedException>(() => backend.AddRowVector(y16, bias))!.Message, Does.Contain("kernels/elementwise.cu"));
-        Assert.That(Assert.Throws<NotSupportedException>(() => backend.ColumnSum(y16, sum))!.Message, Does.Contain("kernels/reduce.cu"));
-        Assert.That(Assert.Throws<NotSupportedException>(() => backend.Axpby(1f, y16, 0f, y16))!.Message, Does.Contain("'x' is [4, 6] bf16"));
-    }
-
-    [Test]
-    public void TheCudaBackendRefusesMoSaras16BitFactorsInTheBackward()
-    {
-        using var backend = TestDevices.Create("emu");
-        var r = new Rand();
-        const int t = 5, n = 8, m = 6, k = 2;
-        using var layer = MoSaraLinear.FromFactors(backend, "l", r.Normal(m * n), m, n, null, r.Normal(m * k), r.Normal(k * n), k,
-            new MoSaraOptions { Experts = 2, FactorDType = DType.BF16, CollectRouterStats = false });
-        using var scope = new TensorScope();
-        var tape = new Tape();
-        using var x = new Variable(backend.FromArray(r.Normal(t * n), t, n));
-        var y = layer.Forward(tape, x);   // H = X B^T and Z A^T are GEMMs: they take 16-bit B and A
-        tape.Seed(y, backend.FromArray(r.Normal(t * m), t, m));
-        var e = Assert.Throws<NotSupportedException>(tape.Backward);
-        Assert.That(e!.Message, Does.Contain("LowRankBackwardRank").And.Contain("'a' is [6, 2] bf16").And.Contain("phase B"));
     }
 
     [TestCase("cpu"), TestCase("emu")]

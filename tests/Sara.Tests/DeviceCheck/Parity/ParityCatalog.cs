@@ -5,5 +5,6 @@ public static class ParityCatalog
 {
     public static IEnumerable<ParityCase> All() =>
         LowRankForwardParity.Cases().Concat(SaraLayerParity.Cases()).Concat(RoutingParity.Cases())
-            .Concat(Gemm16Parity.Cases()).Concat(SaraLayerParity.Cases16());
+            .Concat(Gemm16Parity.Cases()).Concat(SaraLayerParity.Cases16()).Concat(SaraLayerParity.CasesActivations16())
+            .Concat(Kernels16Parity.Cases());
 }

@@ -1,7 +1,7 @@
 // SaraLayerParity.cs — SaraLinear's forward and every gradient (dX, dlambda, dA, dB, dbias) against the float64 oracle,
-// with a float32, bf16 or f16 W0 (the oracle reads the same 16-bit values), and with 16-bit activations (CPU backend
-// until the 16-bit kernels). Used by Layers/SaraLinearGradientTests and MixedPrecision/MixedPrecisionLayerTests (cpu,
-// emu) and by bench/Sara.DeviceCheck on a real GPU.
+// with a float32, bf16 or f16 W0 (the oracle reads the same 16-bit values), and with 16-bit activations X, Y, dY, dX.
+// Used by Layers/SaraLinearGradientTests and MixedPrecision/MixedPrecisionLayerTests (cpu, emu) and by
+// bench/Sara.DeviceCheck on a real GPU.
 using Sara.Native.Autograd;
 using Sara.Native.Backends;
 using Sara.Native.Layers;
@@ -26,6 +26,14 @@ public static class SaraLayerParity
         from s in Shapes
         select new ParityCase("sara-layer-16bit", $"W0 {w.Name()} T{s.T} n{s.N} m{s.M} k{s.K}",
             (backend, r) => Run(backend, s.T, s.N, s.M, s.K, r, w));
+
+    /// <summary>bf16 and f16 activations (X, Y and their gradients) over a float32 and a bf16 W0, on the same shapes.</summary>
+    public static IEnumerable<ParityCase> CasesActivations16() =>
+        from a in new[] { DType.BF16, DType.F16 }
+        from w in new[] { DType.F32, DType.BF16 }
+        from s in Shapes
+        select new ParityCase("sara-layer-16bit-activations", $"X {a.Name()} W0 {w.Name()} T{s.T} n{s.N} m{s.M} k{s.K}",
+            (backend, r) => Run(backend, s.T, s.N, s.M, s.K, r, w, a));
 
     /// <summary>
     /// W0 stored as <paramref name="w0Type"/>; activations X, Y and their gradients as <paramref name="activations"/>.
