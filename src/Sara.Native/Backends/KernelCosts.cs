@@ -5,15 +5,24 @@ namespace Sara.Native.Backends;
 /// <summary>
 /// The modelled work of one recorded kernel launch: flops, and the bytes it must move through DRAM at least (each input
 /// read once, each output written once; operands that are re-read by many blocks but fit in L2 are counted once). The
-/// same formulas as the kernels' header comments; the H200 floor is max(flops / 67 TFLOP/s, bytes / 4.8 TB/s).
+/// same formulas as the kernels' header comments; the H200 floor is max(flops / 67 TFLOP/s, bytes / 4.8 TB/s) (a 16-bit
+/// cublasGemmEx call: flops / 989 TFLOP/s, the dense bf16 / f16 tensor-core peak).
 /// Every kernel of kernels/*.cu has an entry (tested), so a census can price every launch.
 /// </summary>
 public static class KernelCosts
 {
-    public const double H200Bandwidth = 4.8e12, H200Fp32 = 67e12;
+    public const double H200Bandwidth = 4.8e12, H200Fp32 = 67e12, H200Tensor16 = 989e12;
 
     /// <summary>Seconds on an H200 at its fp32 peak and HBM bandwidth.</summary>
     public static double H200Floor(double flops, double bytes) => Math.Max(flops / H200Fp32, bytes / H200Bandwidth);
+
+    /// <summary>Seconds on an H200 for a recorded entry: its flops at the fp32 peak, or at the 16-bit tensor-core peak for cublasGemmEx.</summary>
+    public static double H200Floor(CensusEntry e)
+    {
+        var (flops, bytes) = Of(e);
+        var peak = e.Kind == CensusKind.Library && e.Name == "gemmex" ? H200Tensor16 : H200Fp32;
+        return Math.Max(flops / peak, bytes / H200Bandwidth);
+    }
 
     /// <summary>Flops and bytes of a kernel entry (library calls and copies carry their own).</summary>
     public static (double Flops, double Bytes) Of(CensusEntry e)
