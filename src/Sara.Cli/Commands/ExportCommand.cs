@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.Globalization;
+using Sara.Native.IO;
+using Sara.Native.Peft;
+
+namespace Sara.Cli.Commands;
+
+/// <summary>`sara export ADAPTER --format peft -o DIR`: a SARA adapter as a PEFT LoRA folder with the same update (no rank doubling).</summary>
+internal static class ExportCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var adapterPath = new Argument<string>("adapter") { Description = "SARA adapter (.safetensors written by AdapterFile)" };
+        var format = CommonOptions.Validated(new Option<string>("--format")
+        {
+            Description = "peft: adapter_config.json + adapter_model.safetensors, as PEFT's save_pretrained writes them",
+            DefaultValueFactory = _ => "peft",
+        }, v => v == "peft", v => $"unknown --format '{v}'; expected peft");
+        var output = new Option<string>("--output", "-o") { Description = "folder to write (created when missing)", Required = true };
+        var portable = new Option<bool>("--portable")
+        {
+            Description = "one global lora_alpha and no rank/alpha patterns, each lora_A carrying k / alpha (llama.cpp's converter reads only lora_alpha)",
+        };
+        var prefix = new Option<string>("--prefix")
+        {
+            Description = "put before each layer name in the tensor keys",
+            DefaultValueFactory = _ => PeftLoraConfig.DefaultPrefix,
+        };
+        var baseModel = new Option<string?>("--base-model") { Description = "written as base_model_name_or_path (e.g. a Hugging Face model id)" };
+        var command = new Command("export", "Write a SARA adapter as a PEFT LoRA (lora_B = A, lora_A = diag(s lambda) B, r = k per layer): "
+                                            + "the same update, loadable by PEFT, vLLM, TGI and llama.cpp's converter.")
+        {
+            adapterPath, format, output, portable, prefix, baseModel,
+        };
+        command.SetAction(r => context.Guard("export", () =>
+        {
+            var a = CommonOptions.RequireFile(r.GetValue(adapterPath)!, "adapter");
+            var folder = r.GetValue(output)!;
+            if (File.Exists(folder)) throw new UserErrorException($"--output '{folder}' is a file; a PEFT adapter is a folder");
+            var adapter = AdapterFile.Load(a);
+            var options = new PeftExportOptions { Portable = r.GetValue(portable), Prefix = r.GetValue(prefix)!, BaseModelNameOrPath = r.GetValue(baseModel) };
+            var lora = PeftExporter.FromSara(adapter, options);
+            lora.Save(folder);
+            var inv = CultureInfo.InvariantCulture;
+            var ranks = string.Join("/", lora.Modules.Select(m => m.R.ToString(inv)));
+            context.Output.WriteLine(options.Portable
+                ? $"exported {lora.Modules.Count} layers (ranks {ranks}) as a portable PEFT LoRA: r = lora_alpha = {lora.Config.R}, no patterns, each lora_A scaled by k / {lora.Config.R}: {folder}"
+                : $"exported {lora.Modules.Count} layers (ranks {ranks}) as a PEFT LoRA: rank_pattern = alpha_pattern = k per module (scaling 1), r = lora_alpha = {lora.Config.R}: {folder}");
+            return 0;
+        }));
+        return command;
+    }
+}

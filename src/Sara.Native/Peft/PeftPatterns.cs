@@ -1,0 +1,77 @@
+// PEFT's rank_pattern / alpha_pattern keys: how PEFT matches them to module names, and keys that match one module exactly.
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Sara.Native.Peft;
+
+/// <summary>
+/// A pattern key (a Python regular expression) applies to a module name (its path inside the base model, without
+/// PEFT's <c>base_model.model.</c>) when <c>re.match(rf"(.*\.)?({key})$", name)</c> succeeds: PEFT 0.15 and later
+/// (<c>peft.utils.other.get_pattern_key</c>); the first such key wins. Earlier versions used <c>re.match(rf".*\.{key}$", name)</c>
+/// and looked the winning key up in both dictionaries. <see cref="KeyFor"/> writes keys that pick out exactly one
+/// module under both rules.
+/// </summary>
+public static class PeftPatterns
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>The first of <paramref name="keys"/> that matches <paramref name="module"/> under PEFT's current rule, or null.</summary>
+    public static string? FirstMatch(IEnumerable<string> keys, string module)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(module);
+        return keys.FirstOrDefault(k => Matches(k, module));
+    }
+
+    /// <summary>Whether <paramref name="key"/> matches <paramref name="module"/> under PEFT's current rule.</summary>
+    public static bool Matches(string key, string module) => Compile(key).IsMatch(module);
+
+    /// <summary>
+    /// The key as a .NET regex with Python's <c>re.match</c> anchoring (start of the name) around PEFT's wrapper. A key
+    /// .NET cannot compile is an <see cref="ArgumentException"/> naming it.
+    /// </summary>
+    public static Regex Compile(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        try
+        {
+            return new Regex($@"\A(?:(.*\.)?({key})$)", RegexOptions.CultureInvariant, Timeout);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"pattern key '{PeftLoraConfig.Printable(key)}' is not a regular expression this reader understands ({e.Message})", nameof(key), e);
+        }
+    }
+
+    /// <summary>
+    /// A key that, under both PEFT rules, matches <paramref name="module"/> and none of the other <paramref name="modules"/>:
+    /// the shortest suffix that starts after a dot and no other module ends with (regex characters escaped), e.g.
+    /// <c>layers\.0\.self_attn\.q_proj</c>; failing that (a name without a dot, or one whose every suffix another name
+    /// shares), <c>(?!)|^name</c>, whose first branch never matches and whose second matches the whole name under both rules
+    /// (the old rule's regex <c>.*\.(?!)|^name$</c> splits at the bar).
+    /// </summary>
+    public static string KeyFor(string module, IReadOnlyCollection<string> modules)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(module);
+        ArgumentNullException.ThrowIfNull(modules);
+        for (var dot = module.LastIndexOf('.'); dot > 0; dot = module.LastIndexOf('.', dot - 1))
+        {
+            var suffix = module[(dot + 1)..];
+            if (suffix.Length > 0 && !modules.Any(o => o != module && (o == suffix || o.EndsWith("." + suffix, StringComparison.Ordinal))))
+                return Escape(suffix);
+        }
+        return "(?!)|^" + Escape(module);
+    }
+
+    /// <summary>Backslash before every character that is special in a Python (or .NET) regular expression.</summary>
+    public static string Escape(string text)
+    {
+        var sb = new StringBuilder(text.Length + 8);
+        foreach (var c in text)
+        {
+            if (@"\.^$*+?{}[]|()".Contains(c)) sb.Append('\\');
+            sb.Append(c);
+        }
+        return sb.ToString();
+    }
+}
