@@ -38,6 +38,8 @@ internal static class ExportCommand
             var folder = r.GetValue(output)!;
             if (File.Exists(folder)) throw new UserErrorException($"--output '{folder}' is a file; a PEFT adapter is a folder");
             var adapter = AdapterFile.Load(a);
+            if (adapter.Metadata.Method == AdapterMethod.MoSara)
+                throw new UserErrorException($"'{a}' is a Mo-SARA adapter, which has no PEFT LoRA equivalent: {PeftExporter.MoSaraReason}");
             var options = new PeftExportOptions { Portable = r.GetValue(portable), Prefix = r.GetValue(prefix)!, BaseModelNameOrPath = r.GetValue(baseModel) };
             var lora = PeftExporter.FromSara(adapter, options);
             lora.Save(folder);

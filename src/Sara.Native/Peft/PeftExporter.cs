@@ -30,13 +30,16 @@ public sealed record PeftExportOptions
 /// </summary>
 public static class PeftExporter
 {
+    /// <summary>Why a Mo-SARA adapter cannot be written as a LoRA.</summary>
+    public const string MoSaraReason = "its singular-value scaling depends on each token through the router gates, while a LoRA adds one "
+                                       + "fixed low-rank matrix; only SARA adapters export";
+
     public static PeftLora FromSara(AdapterFile adapter, PeftExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(adapter);
         options ??= new PeftExportOptions();
         if (adapter.Metadata.Method == AdapterMethod.MoSara)
-            throw new NotSupportedException("a Mo-SARA adapter has no PEFT LoRA equivalent: its singular-value scaling depends on each token "
-                                            + "through the router gates, while a LoRA adds one fixed low-rank matrix; only SARA adapters export");
+            throw new NotSupportedException("a Mo-SARA adapter has no PEFT LoRA equivalent: " + MoSaraReason);
         if (adapter.Layers.Count == 0) throw new ArgumentException("the adapter has no layers", nameof(adapter));
 
         var stems = adapter.Layers.Select(l => options.Prefix + ModuleName(l.Name)).ToList();

@@ -39,7 +39,7 @@ public static class PeftImporter
         foreach (var module in lora.Modules)
         {
             var name = module.Key.StartsWith(prefix, StringComparison.Ordinal) ? module.Key[prefix.Length..] : module.Key;
-            var (r, alpha) = PeftLora.Resolve(lora.Config, module.Module, PeftLoraConfig.FileName);
+            var (r, alpha) = lora.Config.For(module.Module);
             var scaling = lora.Config.Scaling(r, alpha);
             var (a, b, lambda) = Factor(module, scaling, tolerance ?? DefaultTolerance(module.R));
             var k = lambda.Length;

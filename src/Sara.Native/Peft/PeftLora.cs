@@ -92,9 +92,11 @@ public sealed record PeftLora(PeftLoraConfig Config, IReadOnlyList<PeftModule> M
                     throw Bad(weightsPath, t.Name, $"dtype {SafetensorsDTypes.ToHeaderName(t.DType)} is not a float type");
             var module = ModulePath(stem);
             var r = checked((int)a.Shape[0]);
-            var (configured, _) = Resolve(config, module, weightsPath);
+            var rankKey = PeftPatterns.FirstMatch(config.RankPattern.Select(p => p.Key), module);
+            var configured = rankKey is null ? config.R : config.RankPattern.First(p => p.Key == rankKey).Value;
             if (configured != r)
-                throw Bad(weightsPath, stem, $"shape mismatch: the weights have rank {r}, the config gives this module r = {configured} (from {(config.RankPattern.Count > 0 ? "rank_pattern or r" : "r")})");
+                throw Bad(weightsPath, stem, $"shape mismatch: the weights have rank {r}, the config gives this module r = {configured} "
+                                             + (rankKey is null ? "(the global r)" : $"(rank_pattern key '{PeftLoraConfig.Printable(rankKey)}')"));
             var loraA = file.ReadFloats(a.Name);
             var loraB = file.ReadFloats(b.Name);
             foreach (var (t, data) in new[] { (a, loraA), (b, loraB) })
@@ -105,34 +107,9 @@ public sealed record PeftLora(PeftLoraConfig Config, IReadOnlyList<PeftModule> M
 
         foreach (var (field, keys) in new[] { ("rank_pattern", config.RankPattern.Select(p => p.Key)), ("alpha_pattern", config.AlphaPattern.Select(p => p.Key)) })
             foreach (var key in keys)
-                if (!modules.Any(m => Matches(key, m.Module, configPath)))
+                if (!modules.Any(m => PeftPatterns.Matches(key, m.Module)))
                     throw Bad(configPath, null, $"{field} key '{PeftLoraConfig.Printable(key)}' matches no module of the adapter (PEFT's rule: re.match(r\"(.*\\.)?(key)$\", module))");
         return new PeftLora(config, modules);
-    }
-
-    /// <summary>The rank and alpha PEFT gives <paramref name="module"/>, with a bad or runaway pattern as a one-line error.</summary>
-    internal static (int R, double Alpha) Resolve(PeftLoraConfig config, string module, string path)
-    {
-        try
-        {
-            return config.For(module);
-        }
-        catch (Exception e) when (e is ArgumentException or System.Text.RegularExpressions.RegexMatchTimeoutException)
-        {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
-        }
-    }
-
-    private static bool Matches(string key, string module, string path)
-    {
-        try
-        {
-            return PeftPatterns.Matches(key, module);
-        }
-        catch (Exception e) when (e is ArgumentException or System.Text.RegularExpressions.RegexMatchTimeoutException)
-        {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
-        }
     }
 
     private static InvalidDataException Bad(string path, string? tensor, string problem) =>

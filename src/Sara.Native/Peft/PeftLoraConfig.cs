@@ -116,7 +116,7 @@ public sealed record PeftLoraConfig
             if (root.TryGetProperty("bias", out var bias) && bias.ValueKind == JsonValueKind.String && bias.GetString() != "none")
                 throw Bad(path, $"bias is '{Printable(bias.GetString())}': the adapter trained the base biases too; only bias \"none\" is supported");
 
-            return new PeftLoraConfig
+            var config = new PeftLoraConfig
             {
                 R = root.TryGetProperty("r", out var r) ? PositiveInt(path, "r", r) : 8,
                 LoraAlpha = root.TryGetProperty("lora_alpha", out var a) ? FiniteNumber(path, "lora_alpha", a) : 8,
@@ -127,6 +127,11 @@ public sealed record PeftLoraConfig
                 BaseModelNameOrPath = OptionalString(root, "base_model_name_or_path"),
                 TaskType = OptionalString(root, "task_type"),
             };
+            foreach (var (field, keys) in new[] { ("rank_pattern", config.RankPattern.Select(p => p.Key)), ("alpha_pattern", config.AlphaPattern.Select(p => p.Key)) })
+                foreach (var key in keys)
+                    if (PeftPatterns.Problem(key) is { } problem)
+                        throw Bad(path, $"{field} key '{Printable(key)}' is not a regular expression this reader understands ({problem})");
+            return config;
         }
     }
 

@@ -24,22 +24,39 @@ public static class PeftPatterns
     }
 
     /// <summary>Whether <paramref name="key"/> matches <paramref name="module"/> under PEFT's current rule.</summary>
-    public static bool Matches(string key, string module) => Compile(key).IsMatch(module);
+    public static bool Matches(string key, string module)
+    {
+        try
+        {
+            return Compile(key).IsMatch(module);
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw new InvalidDataException($"pattern key '{PeftLoraConfig.Printable(key)}' took over {Timeout.TotalSeconds:0} s to match '{PeftLoraConfig.Printable(module)}'", e);
+        }
+    }
 
     /// <summary>
-    /// The key as a .NET regex with Python's <c>re.match</c> anchoring (start of the name) around PEFT's wrapper. A key
-    /// .NET cannot compile is an <see cref="ArgumentException"/> naming it.
+    /// The key as a .NET regex with Python's <c>re.match</c> anchoring (start of the name) around PEFT's wrapper, matched
+    /// with a time limit. A key .NET cannot compile is an <see cref="ArgumentException"/> (see <see cref="Problem"/>).
     /// </summary>
     public static Regex Compile(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
+        return new Regex($@"\A(?:(.*\.)?({key})$)", RegexOptions.CultureInvariant, Timeout);
+    }
+
+    /// <summary>Why <paramref name="key"/> cannot be used as a pattern (it does not compile), or null.</summary>
+    public static string? Problem(string key)
+    {
         try
         {
-            return new Regex($@"\A(?:(.*\.)?({key})$)", RegexOptions.CultureInvariant, Timeout);
+            Compile(key);
+            return null;
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"pattern key '{PeftLoraConfig.Printable(key)}' is not a regular expression this reader understands ({e.Message})", nameof(key), e);
+            return e is RegexParseException p ? p.Error.ToString() : e.Message;
         }
     }
 
