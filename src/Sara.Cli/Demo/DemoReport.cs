@@ -33,14 +33,6 @@ internal static class DemoReport
             plan.AddRow(Markup.Escape(l.Layer), $"{l.Rows}x{l.Cols}", l.K.ToString(Inv), F(l.FractionReached, 4), F(l.Seconds, 4));
         c.Write(plan);
 
-        var search = new Table().Title(Markup.Escape($"learning-rate search: validation accuracy after {s.SearchSteps} steps (* = chosen; "
-                                                     + $"unadapted model {Pct(r.ValidationBefore.Accuracy)})"));
-        search.AddColumn("method");
-        foreach (var rate in s.LearningRates) search.AddColumn(new TableColumn(Rate(rate)).RightAligned());
-        foreach (var m in r.Methods)
-            search.AddRow([Markup.Escape(m.Method), .. m.Search.Trials.Select(t => Pct(t.Validation.Accuracy) + (t.Rate == m.Search.Chosen ? " *" : "  "))]);
-        c.Write(search);
-
         var table = new Table().Title("adaptation to the shifted task (measured on the test set)");
         table.AddColumn("method");
         foreach (var h in new[] { "ranks", "trainable params", "% of full", "acc before", "acc after", "test loss after", "train loss (last 20)", "ms/step", "seconds", "learning rate" })
@@ -55,6 +47,14 @@ internal static class DemoReport
                       + $"r = {r.MatchedLoraRank} is the rank closest to SARA's parameter count, alpha = {s.LoraAlpha.ToString(Inv)}), "
                       + "Mo-SARA Lambda + router (2Ek + E per layer) with A, B frozen"));
         c.Write(table);
+        var search = new Table().Title(Markup.Escape($"learning-rate search: validation accuracy after {s.SearchSteps} steps (* = chosen; "
+                                                     + $"unadapted model {Pct(r.ValidationBefore.Accuracy)})"));
+        search.AddColumn("method");
+        foreach (var rate in s.LearningRates) search.AddColumn(new TableColumn(Rate(rate)).RightAligned());
+        foreach (var m in r.Methods)
+            search.AddRow([Markup.Escape(m.Method), .. m.Search.Trials.Select(t => Pct(t.Validation.Accuracy) + (t.Rate == m.Search.Chosen ? " *" : "  "))]);
+        c.Write(search);
+
         foreach (var line in MoSaraFindings(r)) c.WriteLine(line);
 
         c.WriteLine($"Merged SARA model (W0 + s A diag(lambda) B, dense forward): shifted test accuracy {Pct(r.MergedSara.Accuracy)}, "
