@@ -81,22 +81,7 @@ public sealed class LoraLinearTests
         var weights = Oracle.D(rand.Normal(t * m));
         var (dX, dA, dB, dBias) = o.Backward(weights);
         foreach (var (name, p, grad) in new[] { ("X", o.X, dX), ("A", o.A, dA), ("B", o.B, dB), ("bias", o.Bias, dBias) })
-        {
-            var fd = new double[p.Length];
-            for (var i = 0; i < p.Length; i++)
-            {
-                var keep = p[i];
-                const double eps = 1e-6;
-                p[i] = keep + eps;
-                var lp = o.Loss(weights);
-                p[i] = keep - eps;
-                var lm = o.Loss(weights);
-                p[i] = keep;
-                fd[i] = (lp - lm) / (2 * eps);
-            }
-            var err = Oracle.RelErr(Array.ConvertAll(grad, v => (float)v), fd);
-            Assert.That(err, Is.Not.NaN.And.LessThan(1e-6), $"d{name}: finite differences disagree ({err:E2})");
-        }
+            DenseAndLossGradientTests.AssertMatchesFiniteDifferences(v => { Array.Copy(v, p, p.Length); return o.Loss(weights); }, (double[])p.Clone(), grad, name);
     }
 
     [Test]
