@@ -59,12 +59,18 @@ public static class PeftExporter
             var c = options.Portable ? l.K / alpha : 1.0;
             var lambda = l.Tensors["lambda"].Data;
             var b = l.Tensors["B"].Data;
+            foreach (var (key, t) in l.Tensors)
+                if (Array.FindIndex(t.Data, v => !float.IsFinite(v)) is var bad and >= 0)
+                    throw new InvalidDataException($"adapter tensor '{PeftLoraConfig.Printable(l.Name)}.{key}' holds a non-finite value ({t.Data[bad]}) at element {bad}: refused, nothing written");
             var loraA = new float[l.K * l.N];
             for (var row = 0; row < l.K; row++)
             {
                 var f = c * s * lambda[row];
                 for (var col = 0; col < l.N; col++) loraA[row * l.N + col] = (float)(f * b[row * l.N + col]);
             }
+            if (Array.FindIndex(loraA, v => !float.IsFinite(v)) is var overflow and >= 0)
+                throw new InvalidDataException($"layer '{PeftLoraConfig.Printable(l.Name)}': lora_A = diag(s lambda) B overflows float32 at element {overflow} (scale {s}, "
+                                               + $"largest |lambda| {lambda.Max(MathF.Abs)}): refused, nothing written");
             exported.Add(new PeftModule(stems[i], modules[i], l.K, l.N, l.M, loraA, (float[])l.Tensors["A"].Data.Clone()));
         }
 

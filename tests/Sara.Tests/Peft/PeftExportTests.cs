@@ -202,6 +202,25 @@ public sealed class PeftExportTests : CliTestBase
     }
 
     [Test]
+    public void NonFiniteOrOverflowingAdaptersAreRefused([Values("nan", "overflow")] string kind)
+    {
+        var rand = new Rand();
+        var adapter = RandomSara(rand, [("l1", 12, 10), ("l2", 10, 12)], 2, 4);
+        var layer = adapter.Layers[1];
+        if (kind == "nan") layer.Tensors["B"].Data[3] = float.NaN;
+        else layer.Tensors["lambda"].Data[0] = 3e38f;
+        var path = PathOf("a.safetensors");
+        var bad = new AdapterFile(AdapterMetadata.Create(AdapterMethod.Sara, "SumFraction", 0.2, 4.0));
+        foreach (var l in adapter.Layers) bad.AddLayer(l);
+        bad.Save(path);
+        var run = Sara("export", path, "-o", PathOf("peft"));
+        Assert.That(run.ExitCode, Is.EqualTo(1));
+        Assert.That(run.Err.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
+        Assert.That(run.Err, Does.Contain(kind == "nan" ? "'l2.B' holds a non-finite value (NaN) at element 3" : "layer 'l2': lora_A = diag(s lambda) B overflows float32"));
+        Assert.That(Directory.Exists(PathOf("peft")), Is.False);
+    }
+
+    [Test]
     public void MoSaraIsRefusedWithTheReasonAndWritesNothing()
     {
         var rand = new Rand();
