@@ -11,11 +11,16 @@ internal static class ExportCommand
     public static Command Create(CliContext context)
     {
         var adapterPath = new Argument<string>("adapter") { Description = "SARA adapter (.safetensors written by AdapterFile)" };
-        var format = CommonOptions.Validated(new Option<string>("--format")
+        var format = new Option<string>("--format")
         {
             Description = "peft: adapter_config.json + adapter_model.safetensors, as PEFT's save_pretrained writes them",
             DefaultValueFactory = _ => "peft",
-        }, v => v == "peft", v => $"unknown --format '{v}'; expected peft");
+        };
+        format.Validators.Add(result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : null;
+            if (text is not null && text != "peft") result.AddError($"unknown --format '{SafeText.Name(text)}'; expected peft");
+        });
         var output = new Option<string>("--output", "-o") { Description = "folder to write (created when missing)", Required = true };
         var portable = new Option<bool>("--portable")
         {
@@ -36,18 +41,20 @@ internal static class ExportCommand
         {
             var a = CommonOptions.RequireFile(r.GetValue(adapterPath)!, "adapter");
             var folder = r.GetValue(output)!;
-            if (File.Exists(folder)) throw new UserErrorException($"--output '{folder}' is a file; a PEFT adapter is a folder");
+            if (File.Exists(folder)) throw new UserErrorException($"--output '{SafeText.Line(folder)}' is a file; a PEFT adapter is a folder");
+            foreach (var file in new[] { PeftLoraConfig.WeightsFileName, PeftLoraConfig.FileName })
+                OutputFile.Check(Path.Combine(folder, file), "the output", [(a, "adapter")]);
             var adapter = AdapterFile.Load(a);
             if (adapter.Metadata.Method == AdapterMethod.MoSara)
-                throw new UserErrorException($"'{a}' is a Mo-SARA adapter, which has no PEFT LoRA equivalent: {PeftExporter.MoSaraReason}");
+                throw new UserErrorException($"'{SafeText.Line(a)}' is a Mo-SARA adapter, which has no PEFT LoRA equivalent: {PeftExporter.MoSaraReason}");
             var options = new PeftExportOptions { Portable = r.GetValue(portable), Prefix = r.GetValue(prefix)!, BaseModelNameOrPath = r.GetValue(baseModel) };
             var lora = PeftExporter.FromSara(adapter, options);
             lora.Save(folder);
             var inv = CultureInfo.InvariantCulture;
             var ranks = string.Join("/", lora.Modules.Select(m => m.R.ToString(inv)));
             context.Output.WriteLine(options.Portable
-                ? $"exported {lora.Modules.Count} layers (ranks {ranks}) as a portable PEFT LoRA: r = lora_alpha = {lora.Config.R}, no patterns, each lora_A scaled by k / {lora.Config.R}: {folder}"
-                : $"exported {lora.Modules.Count} layers (ranks {ranks}) as a PEFT LoRA: rank_pattern = alpha_pattern = k per module (scaling 1), r = lora_alpha = {lora.Config.R}: {folder}");
+                ? $"exported {lora.Modules.Count} layers (ranks {ranks}) as a portable PEFT LoRA: r = lora_alpha = {lora.Config.R}, no patterns, each lora_A scaled by k / {lora.Config.R}: {SafeText.Line(folder)}"
+                : $"exported {lora.Modules.Count} layers (ranks {ranks}) as a PEFT LoRA: rank_pattern = alpha_pattern = k per module (scaling 1), r = lora_alpha = {lora.Config.R}: {SafeText.Line(folder)}");
             return 0;
         }));
         return command;

@@ -127,7 +127,7 @@ internal static class DemoRunner
             validationBefore, factors.Select(f => f.Plan).ToList(), matchedRank, methods, merged, mergedDiff, files, total.Elapsed.TotalSeconds);
         var summaryPath = Path.Combine(s.OutputFolder, "demo_summary.json");
         files.Add(summaryPath);
-        File.WriteAllText(summaryPath, DemoReport.Json(result));
+        AtomicFile.WriteAllText(summaryPath, DemoReport.Json(result));
         return result;
     }
 

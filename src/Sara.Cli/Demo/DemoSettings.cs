@@ -15,7 +15,8 @@ public sealed record DemoSettings(string? Device, int Seed, int Steps, string Ou
 
     public int PretrainSteps => 2 * Steps;
     public int TrainCount { get; init; } = 16384;
-    public int ValidationCount { get; init; } = 2048;
+    /// <summary>The validation split: an eighth of the shifted training draw (2048 of 16384).</summary>
+    public int ValidationCount => Math.Max(1, TrainCount / 8);
     public int TestCount { get; init; } = 4096;
     public int BatchSize { get; init; } = 256;
     public int Experts { get; init; } = 4;

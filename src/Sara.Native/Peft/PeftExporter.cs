@@ -46,7 +46,7 @@ public static class PeftExporter
         var modules = stems.Select(PeftLora.ModulePath).ToList();
         var duplicate = modules.GroupBy(m => m).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
-            throw new ArgumentException($"two layers map to the module '{PeftLoraConfig.Printable(duplicate.Key)}' (a layer named both 'x' and 'x.weight'?)", nameof(adapter));
+            throw new ArgumentException($"two layers map to the module '{SafeText.Name(duplicate.Key)}' (a layer named both 'x' and 'x.weight'?)", nameof(adapter));
 
         // The most common rank (the smaller on a tie) becomes the global r and alpha.
         var r = adapter.Layers.GroupBy(l => l.K).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
@@ -61,7 +61,7 @@ public static class PeftExporter
             var b = l.Tensors["B"].Data;
             foreach (var (key, t) in l.Tensors)
                 if (Array.FindIndex(t.Data, v => !float.IsFinite(v)) is var bad and >= 0)
-                    throw new InvalidDataException($"adapter tensor '{PeftLoraConfig.Printable(l.Name)}.{key}' holds a non-finite value ({t.Data[bad]}) at element {bad}: refused, nothing written");
+                    throw new InvalidDataException($"adapter tensor '{SafeText.Name(l.Name)}.{key}' holds a non-finite value ({t.Data[bad]}) at element {bad}: refused, nothing written");
             var loraA = new float[l.K * l.N];
             for (var row = 0; row < l.K; row++)
             {
@@ -69,7 +69,7 @@ public static class PeftExporter
                 for (var col = 0; col < l.N; col++) loraA[row * l.N + col] = (float)(f * b[row * l.N + col]);
             }
             if (Array.FindIndex(loraA, v => !float.IsFinite(v)) is var overflow and >= 0)
-                throw new InvalidDataException($"layer '{PeftLoraConfig.Printable(l.Name)}': lora_A = diag(s lambda) B overflows float32 at element {overflow} (scale {s}, "
+                throw new InvalidDataException($"layer '{SafeText.Name(l.Name)}': lora_A = diag(s lambda) B overflows float32 at element {overflow} (scale {s}, "
                                                + $"largest |lambda| {lambda.Max(MathF.Abs)}): refused, nothing written");
             exported.Add(new PeftModule(stems[i], modules[i], l.K, l.N, l.M, loraA, (float[])l.Tensors["A"].Data.Clone()));
         }

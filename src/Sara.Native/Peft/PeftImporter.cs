@@ -1,6 +1,7 @@
 // PEFT LoRA -> SARA form (DESIGN 3.3): QR of each factor, SVD of the small core, numerically zero directions dropped.
 using Sara.Native.IO;
 using Sara.Native.Runtime;
+using Sara.Native.Svd;
 
 namespace Sara.Native.Peft;
 
@@ -13,7 +14,8 @@ public sealed record PeftImportedLayer(string Name, int Out, int In, int R, doub
 /// <c>lora_B = Q_B R_B</c>, <c>lora_A^T = Q_A R_A</c>, <c>scaling R_B R_A^T = U S V^T</c>, then <c>A = Q_B U</c>,
 /// <c>B = (Q_A V)^T</c>, <c>lambda = S</c>, <c>s = 1</c>. Singular values at or below
 /// <c>tolerance * sigma_1</c> are numerically zero and dropped, so a rank-deficient LoRA imports with its true rank.
-/// Training then continues as SARA (A, B orthonormal, lambda in singular-value units).
+/// Training then continues as SARA (A, B orthonormal, lambda in singular-value units). The file says criterion SumFraction,
+/// tau 1: the rank keeps the whole spectrum of the update.
 /// </summary>
 public static class PeftImporter
 {
@@ -34,7 +36,8 @@ public static class PeftImporter
         ArgumentNullException.ThrowIfNull(lora);
         ArgumentNullException.ThrowIfNull(prefix);
         if (tolerance is { } t && !(t >= 0 && t < 1)) throw new ArgumentOutOfRangeException(nameof(tolerance), t, "the rank tolerance must be in [0, 1)");
-        var adapter = new AdapterFile(AdapterMetadata.Create(AdapterMethod.Sara, "peft-import", 1.0, 1.0));
+        // The rank is the update's own (all of its singular values but the numerically zero ones): criterion SumFraction at tau = 1.
+        var adapter = new AdapterFile(AdapterMetadata.Create(AdapterMethod.Sara, nameof(RankCriterion.SumFraction), 1.0, 1.0));
         var report = new List<PeftImportedLayer>();
         foreach (var module in lora.Modules)
         {

@@ -25,7 +25,7 @@ public sealed record PeftLora(PeftLoraConfig Config, IReadOnlyList<PeftModule> M
     public static string ModulePath(string keyStem) =>
         keyStem.StartsWith(PeftLoraConfig.DefaultPrefix, StringComparison.Ordinal) ? keyStem[PeftLoraConfig.DefaultPrefix.Length..] : keyStem;
 
-    /// <summary>Writes both files into <paramref name="folder"/> (created when missing), each atomically; tensors are float32.</summary>
+    /// <summary>Writes both files into <paramref name="folder"/> (created when missing) as one output (<see cref="AtomicFile.WriteAll"/>); tensors are float32.</summary>
     public void Save(string folder)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
@@ -37,8 +37,7 @@ public sealed record PeftLora(PeftLoraConfig Config, IReadOnlyList<PeftModule> M
             writer.Add(m.KeyA, SafetensorsDType.F32, [m.R, m.In], m.LoraA);
             writer.Add(m.KeyB, SafetensorsDType.F32, [m.Out, m.R], m.LoraB);
         }
-        writer.Save(Path.Combine(folder, PeftLoraConfig.WeightsFileName));
-        Config.Save(Path.Combine(folder, PeftLoraConfig.FileName));
+        AtomicFile.WriteAll([(Path.Combine(folder, PeftLoraConfig.WeightsFileName), writer.WriteTo), (Path.Combine(folder, PeftLoraConfig.FileName), Config.WriteTo)]);
     }
 
     /// <summary>
@@ -51,15 +50,15 @@ public sealed record PeftLora(PeftLoraConfig Config, IReadOnlyList<PeftModule> M
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentNullException.ThrowIfNull(prefix);
         if (!Directory.Exists(folder))
-            throw new DirectoryNotFoundException($"'{PeftLoraConfig.Printable(folder)}' is not a folder (a PEFT adapter is a folder holding {PeftLoraConfig.FileName} and {PeftLoraConfig.WeightsFileName})");
+            throw new DirectoryNotFoundException($"'{SafeText.Name(folder)}' is not a folder (a PEFT adapter is a folder holding {PeftLoraConfig.FileName} and {PeftLoraConfig.WeightsFileName})");
         var configPath = Path.Combine(folder, PeftLoraConfig.FileName);
         if (!File.Exists(configPath))
-            throw new FileNotFoundException($"'{PeftLoraConfig.Printable(folder)}' has no {PeftLoraConfig.FileName}: without it the rank, alpha and scaling of the adapter are unknown");
+            throw new FileNotFoundException($"'{SafeText.Name(folder)}' has no {PeftLoraConfig.FileName}: without it the rank, alpha and scaling of the adapter are unknown");
         var weightsPath = Path.Combine(folder, PeftLoraConfig.WeightsFileName);
         if (!File.Exists(weightsPath))
             throw new FileNotFoundException(File.Exists(Path.Combine(folder, "adapter_model.bin"))
-                ? $"'{PeftLoraConfig.Printable(folder)}' holds adapter_model.bin (a Python pickle, not read here); save the adapter with safe_serialization=True to get {PeftLoraConfig.WeightsFileName}"
-                : $"'{PeftLoraConfig.Printable(folder)}' has no {PeftLoraConfig.WeightsFileName}");
+                ? $"'{SafeText.Name(folder)}' holds adapter_model.bin (a Python pickle, not read here); save the adapter with safe_serialization=True to get {PeftLoraConfig.WeightsFileName}"
+                : $"'{SafeText.Name(folder)}' has no {PeftLoraConfig.WeightsFileName}");
         var config = PeftLoraConfig.Load(configPath);
 
         using var file = SafetensorsFile.Open(weightsPath);
@@ -71,7 +70,7 @@ public sealed record PeftLora(PeftLoraConfig Config, IReadOnlyList<PeftModule> M
                 : t.Name.EndsWith(".lora_B.weight", StringComparison.Ordinal) ? (t.Name[..^".lora_B.weight".Length], false)
                 : throw Bad(weightsPath, t.Name, "not a LoRA weight (<module>.lora_A.weight or <module>.lora_B.weight); embeddings, DoRA magnitudes, biases and modules_to_save are not supported");
             if (!stem.StartsWith(prefix, StringComparison.Ordinal) || stem.Length == prefix.Length)
-                throw Bad(weightsPath, t.Name, $"the name does not start with the prefix '{PeftLoraConfig.Printable(prefix)}' followed by a module name (--prefix sets it)");
+                throw Bad(weightsPath, t.Name, $"the name does not start with the prefix '{SafeText.Name(prefix)}' followed by a module name (--prefix sets it)");
             if (!parts.TryGetValue(stem, out var p)) stems.Add(stem);
             parts[stem] = isA ? (t, p.B) : (p.A, t);
         }
@@ -96,7 +95,7 @@ public sealed record PeftLora(PeftLoraConfig Config, IReadOnlyList<PeftModule> M
             var configured = rankKey is null ? config.R : config.RankPattern.First(p => p.Key == rankKey).Value;
             if (configured != r)
                 throw Bad(weightsPath, stem, $"shape mismatch: the weights have rank {r}, the config gives this module r = {configured} "
-                                             + (rankKey is null ? "(the global r)" : $"(rank_pattern key '{PeftLoraConfig.Printable(rankKey)}')"));
+                                             + (rankKey is null ? "(the global r)" : $"(rank_pattern key '{SafeText.Name(rankKey)}')"));
             var loraA = file.ReadFloats(a.Name);
             var loraB = file.ReadFloats(b.Name);
             foreach (var (t, data) in new[] { (a, loraA), (b, loraB) })
@@ -108,10 +107,10 @@ public sealed record PeftLora(PeftLoraConfig Config, IReadOnlyList<PeftModule> M
         foreach (var (field, keys) in new[] { ("rank_pattern", config.RankPattern.Select(p => p.Key)), ("alpha_pattern", config.AlphaPattern.Select(p => p.Key)) })
             foreach (var key in keys)
                 if (!modules.Any(m => PeftPatterns.Matches(key, m.Module)))
-                    throw Bad(configPath, null, $"{field} key '{PeftLoraConfig.Printable(key)}' matches no module of the adapter (PEFT's rule: re.match(r\"(.*\\.)?(key)$\", module))");
+                    throw Bad(configPath, null, $"{field} key '{SafeText.Name(key)}' matches no module of the adapter (PEFT's rule: re.match(r\"(.*\\.)?(key)$\", module))");
         return new PeftLora(config, modules);
     }
 
     private static InvalidDataException Bad(string path, string? tensor, string problem) =>
-        new(tensor is null ? $"{path}: {problem}" : $"{path}: '{PeftLoraConfig.Printable(tensor)}': {problem}");
+        new(tensor is null ? $"{path}: {problem}" : $"{path}: '{SafeText.Name(tensor)}': {problem}");
 }

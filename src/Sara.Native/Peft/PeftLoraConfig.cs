@@ -46,8 +46,12 @@ public sealed record PeftLoraConfig
     /// Writes the config as PEFT does (indented JSON, keys sorted), atomically. Fields that only matter for training
     /// (dropout, initialisation) get PEFT's defaults, so PEFT and the tools that read its files load it as is.
     /// </summary>
-    public void Save(string path) => AtomicFile.Write(path, stream =>
+    public void Save(string path) => AtomicFile.Write(path, WriteTo);
+
+    /// <summary>The JSON <see cref="Save"/> writes, to <paramref name="stream"/>.</summary>
+    public void WriteTo(Stream stream)
     {
+        ArgumentNullException.ThrowIfNull(stream);
         using var j = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         j.WriteStartObject();
         j.WriteStartObject("alpha_pattern");
@@ -79,7 +83,7 @@ public sealed record PeftLoraConfig
         j.WriteBoolean("use_dora", false);
         j.WriteBoolean("use_rslora", UseRslora);
         j.WriteEndObject();
-    });
+    }
 
     /// <summary>
     /// Reads a LoRA config. Refused, each with one line naming the field: not a JSON object, a <c>peft_type</c> other than
@@ -88,10 +92,12 @@ public sealed record PeftLoraConfig
     /// </summary>
     public static PeftLoraConfig Load(string path)
     {
+        var bytes = RegularFile.ReadAllBytes(path, "adapter config");
+        if (StrictJson.Check(bytes) is { } fault) throw Bad(path, $"not strict JSON: {fault}");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            doc = JsonDocument.Parse(bytes);
         }
         catch (JsonException e)
         {
@@ -104,7 +110,7 @@ public sealed record PeftLoraConfig
             if (!root.TryGetProperty("peft_type", out var type) || type.ValueKind != JsonValueKind.String)
                 throw Bad(path, "has no peft_type (a PEFT adapter config names its method, e.g. \"peft_type\": \"LORA\")");
             if (type.GetString() != "LORA")
-                throw Bad(path, $"peft_type is '{Printable(type.GetString())}'; only LORA adapters can be imported");
+                throw Bad(path, $"peft_type is '{SafeText.Name(type.GetString())}'; only LORA adapters can be imported");
             foreach (var (flag, why) in new[]
                      {
                          ("use_dora", "DoRA rescales each output column by a learned magnitude, which is not a low-rank update"),
@@ -114,7 +120,7 @@ public sealed record PeftLoraConfig
                 if (root.TryGetProperty(flag, out var v) && v.ValueKind == JsonValueKind.True)
                     throw Bad(path, $"{flag} is true: not supported ({why})");
             if (root.TryGetProperty("bias", out var bias) && bias.ValueKind == JsonValueKind.String && bias.GetString() != "none")
-                throw Bad(path, $"bias is '{Printable(bias.GetString())}': the adapter trained the base biases too; only bias \"none\" is supported");
+                throw Bad(path, $"bias is '{SafeText.Name(bias.GetString())}': the adapter trained the base biases too; only bias \"none\" is supported");
 
             var config = new PeftLoraConfig
             {
@@ -130,7 +136,7 @@ public sealed record PeftLoraConfig
             foreach (var (field, keys) in new[] { ("rank_pattern", config.RankPattern.Select(p => p.Key)), ("alpha_pattern", config.AlphaPattern.Select(p => p.Key)) })
                 foreach (var key in keys)
                     if (PeftPatterns.Problem(key) is { } problem)
-                        throw Bad(path, $"{field} key '{Printable(key)}' is not a regular expression this reader understands ({problem})");
+                        throw Bad(path, $"{field} key '{SafeText.Name(key)}' is not a regular expression this reader understands ({problem})");
             return config;
         }
     }
@@ -140,7 +146,7 @@ public sealed record PeftLoraConfig
         var list = new List<KeyValuePair<string, T>>();
         if (!root.TryGetProperty(field, out var p) || p.ValueKind == JsonValueKind.Null) return list;
         if (p.ValueKind != JsonValueKind.Object) throw Bad(path, $"{field} must be an object of module pattern to value");
-        foreach (var e in p.EnumerateObject()) list.Add(new(e.Name, value($"{field}['{Printable(e.Name)}']", e.Value)));
+        foreach (var e in p.EnumerateObject()) list.Add(new(e.Name, value($"{field}['{SafeText.Name(e.Name)}']", e.Value)));
         return list;
     }
 
@@ -157,22 +163,14 @@ public sealed record PeftLoraConfig
 
     private static int PositiveInt(string path, string name, JsonElement e) =>
         e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var v) && v >= 1
-            ? v : throw Bad(path, $"{name} must be a positive integer; got {Printable(e.GetRawText())}");
+            ? v : throw Bad(path, $"{name} must be a positive integer; got {SafeText.Name(e.GetRawText())}");
 
     private static double FiniteNumber(string path, string name, JsonElement e) =>
         e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out var v) && double.IsFinite(v)
-            ? v : throw Bad(path, $"{name} must be a finite number; got {Printable(e.GetRawText())}");
+            ? v : throw Bad(path, $"{name} must be a finite number; got {SafeText.Name(e.GetRawText())}");
 
     private static string? OptionalString(JsonElement root, string name) =>
         root.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
-
-    /// <summary>A name from a file, safe to print on one line (control characters escaped, at most 200 characters).</summary>
-    public static string Printable(string? text)
-    {
-        if (text is null) return "null";
-        var s = string.Concat(text.Take(200).Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
-        return text.Length > 200 ? s + "..." : s;
-    }
 
     private static InvalidDataException Bad(string path, string problem) =>
         new(string.Create(CultureInfo.InvariantCulture, $"{path}: {problem}"));

@@ -1,6 +1,7 @@
 // PEFT's rank_pattern / alpha_pattern keys: how PEFT matches them to module names, and keys that match one module exactly.
 using System.Text;
 using System.Text.RegularExpressions;
+using Sara.Native.IO;
 
 namespace Sara.Native.Peft;
 
@@ -32,7 +33,7 @@ public static class PeftPatterns
         }
         catch (RegexMatchTimeoutException e)
         {
-            throw new InvalidDataException($"pattern key '{PeftLoraConfig.Printable(key)}' took over {Timeout.TotalSeconds:0} s to match '{PeftLoraConfig.Printable(module)}'", e);
+            throw new InvalidDataException($"pattern key '{SafeText.Name(key)}' took over {Timeout.TotalSeconds:0} s to match '{SafeText.Name(module)}'", e);
         }
     }
 
