@@ -1,4 +1,5 @@
 // PEFT's rank_pattern / alpha_pattern keys: how PEFT matches them to module names, and keys that match one module exactly.
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.RegularExpressions;
 using Sara.Native.IO;
@@ -15,6 +16,8 @@ namespace Sara.Native.Peft;
 public static class PeftPatterns
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
+    private const int MaxCached = 4096;
+    private static readonly ConcurrentDictionary<string, Regex> Compiled = new(StringComparer.Ordinal);
 
     /// <summary>The first of <paramref name="keys"/> that matches <paramref name="module"/> under PEFT's current rule, or null.</summary>
     public static string? FirstMatch(IEnumerable<string> keys, string module)
@@ -44,7 +47,13 @@ public static class PeftPatterns
     public static Regex Compile(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return new Regex($@"\A(?:(.*\.)?({key})$)", RegexOptions.CultureInvariant, Timeout);
+        // Every module is matched against every key: compile each key once (a model has a few hundred of each). Keys come
+        // from files, so the cache is bounded: past MaxCached keys it starts over.
+        if (Compiled.TryGetValue(key, out var cached)) return cached;
+        var regex = new Regex($@"\A(?:(.*\.)?({key})$)", RegexOptions.CultureInvariant, Timeout);
+        if (Compiled.Count >= MaxCached) Compiled.Clear();
+        Compiled[key] = regex;
+        return regex;
     }
 
     /// <summary>Why <paramref name="key"/> cannot be used as a pattern (it does not compile), or null.</summary>
