@@ -42,6 +42,10 @@ public static unsafe class HostLapack
     public static void Syevd(int n, nint a, nint w)
         => Lapacke.Check(Lapacke.Ssyevd(Lapacke.RowMajor, (byte)'V', (byte)'L', n, a, n, w), "LAPACKE_ssyevd");
 
+    /// <summary>Float64: eigenvalues ascending in w; row i of a (the column-major i-th column) the eigenvector of w[i].</summary>
+    public static void Dsyevd(int n, nint a, nint w)
+        => Lapacke.Check(Lapacke.Dsyevd(Lapacke.ColMajor, (byte)'V', (byte)'L', n, a, n, w), "LAPACKE_dsyevd");
+
     /// <summary>
     /// Thin QR of row-major a[m,n] in float64 (dgeqrf + dorgqr): a = q r with q[m,p] orthonormal columns and r[p,n]
     /// upper trapezoidal, p = min(m, n). <paramref name="a"/> is not modified.
