@@ -24,7 +24,7 @@ internal static class ExportCommand
         var output = new Option<string>("--output", "-o") { Description = "folder to write (created when missing)", Required = true };
         var portable = new Option<bool>("--portable")
         {
-            Description = "one global lora_alpha and no rank/alpha patterns, each lora_A carrying k / alpha (llama.cpp's converter reads only lora_alpha)",
+            Description = "one global lora_alpha and no rank/alpha patterns, each lora_A carrying k / alpha (llama.cpp's converter scales by lora_alpha / each tensor's rank)",
         };
         var prefix = new Option<string>("--prefix")
         {
@@ -33,7 +33,7 @@ internal static class ExportCommand
         };
         var baseModel = new Option<string?>("--base-model") { Description = "written as base_model_name_or_path (e.g. a Hugging Face model id)" };
         var command = new Command("export", "Write a SARA adapter as a PEFT LoRA (lora_B = A, lora_A = diag(s lambda) B, r = k per layer): "
-                                            + "the same update, loadable by PEFT, vLLM, TGI and llama.cpp's converter.")
+                                            + "the same update for PEFT and for readers of the global lora_alpha / r (vLLM); --portable for llama.cpp's converter.")
         {
             adapterPath, format, output, portable, prefix, baseModel,
         };

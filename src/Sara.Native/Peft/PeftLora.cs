@@ -112,5 +112,5 @@ public sealed record PeftLora(PeftLoraConfig Config, IReadOnlyList<PeftModule> M
     }
 
     private static InvalidDataException Bad(string path, string? tensor, string problem) =>
-        new(tensor is null ? $"{path}: {problem}" : $"{path}: '{SafeText.Name(tensor)}': {problem}");
+        new(tensor is null ? $"{SafeText.Line(path)}: {problem}" : $"{SafeText.Line(path)}: '{SafeText.Name(tensor)}': {problem}");
 }

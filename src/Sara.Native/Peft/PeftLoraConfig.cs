@@ -173,5 +173,5 @@ public sealed record PeftLoraConfig
         root.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
 
     private static InvalidDataException Bad(string path, string problem) =>
-        new(string.Create(CultureInfo.InvariantCulture, $"{path}: {problem}"));
+        new(string.Create(CultureInfo.InvariantCulture, $"{SafeText.Line(path)}: {problem}"));
 }

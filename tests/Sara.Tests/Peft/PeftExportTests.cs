@@ -98,13 +98,16 @@ public sealed class PeftExportTests : CliTestBase
         Assert.That(c.GetProperty("alpha_pattern").EnumerateObject().Count(), Is.EqualTo(portable ? 0 : adapter.Layers.Count));
 
         using var backend = Devices.Create("cpu");
-        var rules = portable ? new[] { Rule.LlamaCpp } : new[] { Rule.Current, Rule.Legacy };
+        // Default: PEFT's two pattern rules, and readers that ignore the patterns and take one scaling from the global
+        // r and lora_alpha (vLLM), which the global alpha = r makes 1 as well. Portable: llama.cpp's alpha / tensor rank.
+        var rules = portable ? new[] { Rule.LlamaCpp } : new[] { Rule.Current, Rule.Legacy, Rule.GlobalOnly };
         const int tokens = 8;
         double worst = 0;
         foreach (var l in adapter.Layers)
         {
             foreach (var rule in rules)
             {
+                if (rule == Rule.GlobalOnly) continue; // the global r is not each module's rank; its scaling is checked below
                 var (r, _, rankKey, alphaKey) = peft.Settings(l.Name, rule);
                 Assert.That(r, Is.EqualTo(l.K), $"{l.Name}: rank under {rule}");
                 if (rule != Rule.LlamaCpp) Assert.That((rankKey, alphaKey), Is.Not.EqualTo(((string?)null, (string?)null)), $"{l.Name}: a pattern key under {rule}");

@@ -15,12 +15,13 @@ namespace Sara.Tests.Peft;
 /// <item><see cref="Rule.Legacy"/> (earlier PEFT): the first key of rank_pattern then alpha_pattern (one list) with
 /// re.match(rf".*\.{k}$", M), looked up in both dictionaries.</item>
 /// <item><see cref="Rule.LlamaCpp"/> (convert_lora_to_gguf.py): the global lora_alpha, r from lora_A's shape.</item>
+/// <item><see cref="Rule.GlobalOnly"/> (vLLM's PEFTHelper): patterns ignored, one scaling lora_alpha / r from the global fields.</item>
 /// </list>
 /// Module names are the tensor keys without "base_model.model." and without ".lora_A.weight" / ".lora_B.weight".
 /// </summary>
 internal sealed class PeftReference
 {
-    public enum Rule { Current, Legacy, LlamaCpp }
+    public enum Rule { Current, Legacy, LlamaCpp, GlobalOnly }
 
     public sealed record Tensors(int R, int In, int Out, double[] A, double[] B);
 
@@ -92,6 +93,8 @@ internal sealed class PeftReference
                 var alpha = _alphaPattern.Where(p => p.Key == key).Select(p => (double?)p.Value).FirstOrDefault() ?? Alpha;
                 return (r, alpha, key, key);
             }
+            case Rule.GlobalOnly:
+                return (R, Alpha, null, null);
             default:
                 return (Modules[module].R, Alpha, null, null);
         }
