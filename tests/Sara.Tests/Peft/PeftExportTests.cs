@@ -144,6 +144,40 @@ public sealed class PeftExportTests : CliTestBase
     }
 
     [Test]
+    public void AnAdapterShapedLikeSaraInitsExports()
+    {
+        // What `sara init` writes for a LLaMA checkpoint: layers named by their module (model.layers.N.self_attn.q_proj,
+        // ...), tensors stored in bf16, metadata keys of its own beside the adapter's. The export keys are then exactly
+        // PEFT's for a LlamaForCausalLM (base_model.model.model.layers.N...).
+        var rand = new Rand();
+        var layers = new List<(string, int, int)>();
+        for (var i = 0; i < 2; i++)
+        {
+            foreach (var p in new[] { "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj" })
+                layers.Add(($"model.layers.{i}.{p}", 48, 48));
+            layers.Add(($"model.layers.{i}.mlp.gate_proj", 96, 48));
+            layers.Add(($"model.layers.{i}.mlp.up_proj", 96, 48));
+            layers.Add(($"model.layers.{i}.mlp.down_proj", 48, 96));
+        }
+        var plain = PathOf("plain.safetensors");
+        RandomSara(rand, layers, 2, 12).Save(plain, SafetensorsDType.BF16);
+        var path = PathOf("init_like.safetensors");
+        using (var source = SafetensorsFile.Open(plain))
+        {
+            var writer = new SafetensorsWriter();
+            foreach (var (k, v) in source.Metadata) writer.Metadata[k] = v;
+            writer.Metadata["init_settings"] = """{"checkpoint": "model.safetensors", "target_modules": "all-linear"}""";
+            foreach (var t in source.Tensors) writer.Add(t.Name, t.DType, t.Shape, source.ReadFloats(t.Name));
+            writer.Save(path);
+        }
+        var adapter = AdapterFile.Load(path);
+        Assert.That(adapter.Layers.Select(l => l.Name), Is.EqualTo(layers.Select(l => l.Item1)));
+        var w0 = adapter.Layers.ToDictionary(l => l.Name, l => rand.Normal((long)l.M * l.N, 0.05));
+        AssertExportReproducesSara(path, w0, portable: false, PathOf("peft"), rand);
+        Assert.That(PeftReference.Load(PathOf("peft")).Keys, Does.Contain("base_model.model.model.layers.1.mlp.down_proj.lora_A.weight"));
+    }
+
+    [Test]
     public void EveryPatternKeyPicksOutItsOwnModuleUnderBothPeftRules()
     {
         // Names that defeat short keys: no dot at all, one suffix shared by an encoder and a decoder, layer 1 vs 10 vs 11,
