@@ -11,10 +11,10 @@ public abstract partial class Backend
     /// <summary>Largest sketch width (rows of <see cref="SmallSvd"/>'s input, order of <see cref="Cholesky"/>).</summary>
     public const int MaxSmallDimension = 1024;
 
-    /// <summary>||x||_F^2 over the finite elements and the count of NaN/Inf elements; a deterministic reduction.</summary>
+    /// <summary>||x||_F^2 over the finite elements and the count of NaN/Inf elements; a deterministic reduction. x may be 16-bit (a frozen W0).</summary>
     public SquaredNorm SumOfSquares(Tensor x)
     {
-        Check.Owned(this, x, nameof(x));
+        Check.Owned(this, x, nameof(x), any16: true);
         return x.Length == 0 ? new SquaredNorm(0, 0) : SumOfSquaresCore(x);
     }
 
@@ -62,16 +62,20 @@ public abstract partial class Backend
         SmallSvdCore(b, s, u, vt);
     }
 
-    /// <summary>All min(m, n) singular values of w (m x n), descending, from the vendor solver (cuSOLVER / LAPACK). w is not modified.</summary>
+    /// <summary>
+    /// All min(m, n) singular values of w (m x n), descending, from the vendor solver (cuSOLVER / LAPACK). w is not
+    /// modified. A 16-bit w is widened into the solver's float32 working copy (the one full-size float32 copy of a
+    /// 16-bit W0 the library ever makes, and only on this exact-spectrum path).
+    /// </summary>
     public float[] ExactSvdValues(Tensor w)
     {
-        Check.Matrix(this, w, nameof(w));
+        Check.Matrix(this, w, nameof(w), any16: true);
         return Math.Min(w.Rows, w.Cols) == 0 ? [] : ExactSvdValuesCore(w);
     }
 
-    private void SquareSmall(Tensor t, string name)
+    private void SquareSmall(Tensor t, string name, [System.Runtime.CompilerServices.CallerMemberName] string op = "")
     {
-        Check.Matrix(this, t, name);
+        Check.Matrix(this, t, name, op: op);
         if (t.Rows != t.Cols || t.Rows > MaxSmallDimension)
             throw new ArgumentException($"'{name}' must be square n x n with n <= {MaxSmallDimension}; got {t.ShapeText}.", name);
     }

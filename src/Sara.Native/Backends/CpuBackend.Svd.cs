@@ -8,14 +8,18 @@ public sealed unsafe partial class CpuBackend
 {
     protected override SquaredNorm SumOfSquaresCore(Tensor x)
     {
-        var xs = S(x);
         double sum = 0;
         long bad = 0;
-        foreach (var v in xs)
+        void Add(ReadOnlySpan<float> xs)
         {
-            if (float.IsFinite(v)) sum += (double)v * v;
-            else bad++;
+            foreach (var v in xs)
+            {
+                if (float.IsFinite(v)) sum += (double)v * v;
+                else bad++;
+            }
         }
+        if (x.DType == DType.F32) Add(S(x));
+        else ReadRows16(x, Add);
         return new SquaredNorm(sum, bad);
     }
 
@@ -83,7 +87,7 @@ public sealed unsafe partial class CpuBackend
     protected override float[] ExactSvdValuesCore(Tensor w)
     {
         using var copy = Empty(w.Rows, w.Cols);
-        CopyCore(w, copy);
+        Convert(w, copy);   // LAPACK's float32 working copy (widened exactly from a 16-bit w)
         var s = new float[Math.Min(w.Rows, w.Cols)];
         fixed (float* ps = s) HostLapack.Gesvd(w.Rows, w.Cols, copy.Ptr, (nint)ps, 0, 0);
         return s;

@@ -9,6 +9,7 @@ public sealed partial class CudaBackend
 {
     protected override SquaredNorm SumOfSquaresCore(Tensor x)
     {
+        if (x.DType != DType.F32) return SumOfSquares16(x);
         var blocks = GridFor(x.Length);
         using var partials = Empty(4 * (int)blocks);   // 2 doubles per block in float-sized storage
         using var total = Empty(4);                     // 2 doubles
@@ -48,7 +49,7 @@ public sealed partial class CudaBackend
         int m = w.Rows, n = w.Cols;
         using var copy = Empty(m, n);
         using var s = Empty(Math.Min(m, n));
-        CopyCore(w, copy);
+        Convert(w, copy);   // cuSOLVER's float32 working copy (widened exactly from a 16-bit w)
         Runtime.Gesvd(m, n, copy.Ptr, s.Ptr, 0, 0);
         return s.ToArray();
     }

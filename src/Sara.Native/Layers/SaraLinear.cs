@@ -29,13 +29,29 @@ public sealed class SaraLinear : IDisposable
         Lambda = Variable.Parameter(lambda, $"{name}.lambda");
     }
 
-    /// <summary>Builds the adapter from W0 (m x n, row-major): rank from the plan (or FixedRank), factors from the truncated SVD.</summary>
+    /// <summary>
+    /// Builds the adapter from W0 (m x n, row-major, stored as <see cref="SaraOptions.W0DType"/>): rank from the plan
+    /// (or FixedRank), factors from the truncated SVD.
+    /// </summary>
     public static SaraLinear FromPretrained(Backend backend, string name, float[] w0, int m, int n, float[]? bias = null,
         SaraOptions? options = null)
     {
         options ??= new SaraOptions();
         options.Validate();
-        var f = PretrainedFactors.Compute(backend, name, w0, m, n, bias, options.Rank, options.FixedRank, options.Svd);
+        var (w, b) = PretrainedFactors.Upload(backend, name, w0, m, n, bias, options.W0DType);
+        return FromPretrained(backend, name, w, b, options);
+    }
+
+    /// <summary>
+    /// Builds the adapter over a W0 already on the backend (m x n, any dtype: a bf16 / f16 W0 stays 16-bit, e.g. loaded
+    /// by <see cref="IO.SafetensorsTensors.Load"/> without a float32 copy) and an optional f32 bias [m]. The layer owns both
+    /// from here on (they are disposed with it, or at once if this throws); make them outside any <see cref="TensorScope"/>.
+    /// </summary>
+    public static SaraLinear FromPretrained(Backend backend, string name, Tensor w0, Tensor? bias = null, SaraOptions? options = null)
+    {
+        options ??= new SaraOptions();
+        PretrainedFactors.OrDispose(options.Validate, w0, bias);
+        var f = PretrainedFactors.Compute(backend, name, w0, bias, options.Rank, options.FixedRank, options.Svd, DType.F32);
         using var _ = TensorScope.Suspend();
         return new SaraLinear(backend, name, f.W0, f.Bias, f.A, f.B, backend.Zeros(f.K), options, f.Plan);
     }
@@ -46,11 +62,33 @@ public sealed class SaraLinear : IDisposable
     {
         options ??= new SaraOptions();
         options.Validate();
-        if (lambda is not null && lambda.Length != k) throw new ArgumentException($"Layer '{name}': lambda must have {k} values; got {lambda.Length}.", nameof(lambda));
-        var f = PretrainedFactors.FromGiven(backend, name, w0, m, n, bias, a, b, k);
+        CheckLambda(name, lambda, k);
+        var (w, bt) = PretrainedFactors.Upload(backend, name, w0, m, n, bias, options.W0DType);
+        return FromFactors(backend, name, w, bt, a, b, k, lambda, options);
+    }
+
+    /// <summary>
+    /// Builds the layer from given factors over a W0 already on the backend (any dtype; owned by the layer from here on,
+    /// as in <see cref="FromPretrained(Backend, string, Tensor, Tensor?, SaraOptions?)"/>).
+    /// </summary>
+    public static SaraLinear FromFactors(Backend backend, string name, Tensor w0, Tensor? bias,
+        float[] a, float[] b, int k, float[]? lambda = null, SaraOptions? options = null)
+    {
+        options ??= new SaraOptions();
+        PretrainedFactors.OrDispose(() =>
+        {
+            options.Validate();
+            CheckLambda(name, lambda, k);
+        }, w0, bias);
+        var f = PretrainedFactors.FromGiven(backend, name, w0, bias, a, b, k, DType.F32);
         using var _ = TensorScope.Suspend();
         var lam = lambda is null ? backend.Zeros(k) : backend.FromArray(lambda, k);
         return new SaraLinear(backend, name, f.W0, f.Bias, f.A, f.B, lam, options, null);
+    }
+
+    private static void CheckLambda(string name, float[]? lambda, int k)
+    {
+        if (lambda is not null && lambda.Length != k) throw new ArgumentException($"Layer '{name}': lambda must have {k} values; got {lambda.Length}.", nameof(lambda));
     }
 
     public Backend Backend { get; }
@@ -82,12 +120,15 @@ public sealed class SaraLinear : IDisposable
             return merged;
         }
         Linear.CheckInput(x.Value, W0);
-        // The adapter term first; the large GEMM then adds X W0^T into it (beta = 1), one pass over Y.
-        var y = Backend.Empty(x.Value.Rows, OutFeatures);
+        // The adapter term first; the large GEMM then adds X W0^T into it (beta = 1), one pass over Y. Y takes X's dtype
+        // (bf16 activations in, bf16 out); H and Z stay float32.
+        var y = Backend.Empty(x.Value.DType, x.Value.Rows, OutFeatures);
         var h = Backend.Empty(x.Value.Rows, K);
         var z = Backend.Empty(x.Value.Rows, K);
-        LowRankOps.AdapterForward(Backend, x.Value, A.Value, B.Value, Lambda.Value, Options.Scale, y, h, z, beta: 0f);
-        Linear.DenseAccumulate(Backend, x.Value, W0, Bias?.Value, y);
+        var sum = new Float32Accumulator(Backend, y, 0f);   // a 16-bit Y is rounded once, after all three terms
+        LowRankOps.AdapterForward(Backend, x.Value, A.Value, B.Value, Lambda.Value, Options.Scale, sum.Sum, h, z, beta: 0f);
+        Linear.DenseAccumulate(Backend, x.Value, W0, Bias?.Value, sum.Sum);
+        sum.Finish();
         var output = new Variable(y, true);
         tape.Record(() => AdapterBackward(tape, output, x, h, z));
         return output;
@@ -121,8 +162,10 @@ public sealed class SaraLinear : IDisposable
             // The rank-k term first: the large GEMM then folds it in through beta = 1 instead of a second
             // read-modify-write pass over the T x n gradient.
             var (dx, bx) = x.GradTarget(tape);
-            Backend.Gemm(dh!, false, B.Value, false, dx, 1f, bx);
-            Backend.Gemm(g, false, W0, false, dx, 1f, 1f);
+            var sum = new Float32Accumulator(Backend, dx, bx);
+            Backend.Gemm(dh!, false, B.Value, false, sum.Sum, 1f, sum.FirstBeta);
+            Backend.Gemm(g, false, W0, false, sum.Sum, 1f, 1f);
+            sum.Finish();
         }
     }
 
@@ -163,7 +206,10 @@ public sealed class SaraLinear : IDisposable
 
     private float SquaredNorm(Tensor m) => (float)Backend.SumOfSquares(m).SumOfSquares;
 
-    /// <summary>W0 += s A diag(lambda) B; afterwards Forward runs the dense path only.</summary>
+    /// <summary>
+    /// W0 += s A diag(lambda) B; afterwards Forward runs the dense path only. A 16-bit W0 keeps its dtype: each element is
+    /// W0 + s A diag(lambda) B summed in float64 and rounded once to nearest even (<see cref="LowRankMerge"/>).
+    /// </summary>
     public void Merge()
     {
         if (IsMerged) throw new InvalidOperationException($"Layer '{Name}' is already merged.");
@@ -171,7 +217,7 @@ public sealed class SaraLinear : IDisposable
         IsMerged = true;
     }
 
-    /// <summary>W0 -= s A diag(lambda) B: restores W0 to within float32 rounding.</summary>
+    /// <summary>W0 -= s A diag(lambda) B: restores W0 to within float32 rounding (a 16-bit W0: within one ulp of its dtype).</summary>
     public void Unmerge()
     {
         if (!IsMerged) throw new InvalidOperationException($"Layer '{Name}' is not merged.");
@@ -181,6 +227,11 @@ public sealed class SaraLinear : IDisposable
 
     private void ApplyDelta(float sign)
     {
+        if (W0.DType != DType.F32)
+        {
+            LowRankMerge.Apply(Backend, W0, A.Value, Lambda.Value, B.Value, sign * (double)Options.Scale);
+            return;
+        }
         using var _ = TensorScope.Suspend();
         using var al = Backend.Empty(OutFeatures, K);
         Backend.ScaleColumns(A.Value, Lambda.Value, al);

@@ -3,28 +3,34 @@ using Sara.Native.Backends;
 namespace Sara.Native.Tensors;
 
 /// <summary>
-/// A dense row-major float32 array in a backend's memory (1-D or 2-D). Created through <see cref="Backend"/>;
+/// A dense row-major array in a backend's memory (1-D or 2-D) of one <see cref="Tensors.DType"/>: float32, or bf16 / f16
+/// (frozen weights, and activations on the CPU backend; DESIGN 3.1). Created through <see cref="Backend"/>;
 /// released deterministically by Dispose or by the <see cref="TensorScope"/> that was active when it was made.
 /// </summary>
 public sealed class Tensor : IDisposable
 {
     private readonly DeviceBuffer _buffer;
 
-    internal Tensor(Backend backend, int[] shape)
+    internal Tensor(Backend backend, int[] shape, DType dtype = DType.F32)
     {
         if (shape.Length is < 1 or > 2) throw new ArgumentException($"Tensors are 1-D or 2-D; got rank {shape.Length}.", nameof(shape));
         foreach (var d in shape)
             if (d < 0) throw new ArgumentOutOfRangeException(nameof(shape), $"Negative dimension in shape [{string.Join(", ", shape)}].");
         Backend = backend;
         Shape = shape;
+        DType = dtype;
         Length = shape.Aggregate(1L, (a, d) => a * d);
-        _buffer = new DeviceBuffer(backend.Pool, Length * sizeof(float));
+        _buffer = new DeviceBuffer(backend.Pool, Length * dtype.Size());
         TensorScope.Current?.Track(this);
     }
 
     public Backend Backend { get; }
     public int[] Shape { get; }
+    public DType DType { get; }
     public long Length { get; }
+
+    /// <summary>Bytes of the elements: Length x the dtype's size.</summary>
+    public long Bytes => Length * DType.Size();
     public int Rank => Shape.Length;
     public int Rows => Shape[0];
     public int Cols => Shape.Length == 2 ? Shape[1] : 1;
@@ -35,6 +41,10 @@ public sealed class Tensor : IDisposable
 
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 
+    /// <summary>Shape and dtype, as error messages print a tensor: "[4, 8] bf16".</summary>
+    public string Describe => $"{ShapeText} {DType.Name()}";
+
+    /// <summary>The elements as float32 (16-bit values widened exactly).</summary>
     public float[] ToArray()
     {
         var data = new float[Length];
@@ -42,7 +52,15 @@ public sealed class Tensor : IDisposable
         return data;
     }
 
+    /// <summary>The raw bits of a 16-bit tensor (throws for float32).</summary>
+    public ushort[] ToBits()
+    {
+        var bits = new ushort[Length];
+        Backend.DownloadBits(this, bits);
+        return bits;
+    }
+
     public void Dispose() => _buffer.Dispose();
 
-    public override string ToString() => $"Tensor{ShapeText} on {Backend.Name}";
+    public override string ToString() => $"Tensor{ShapeText} {DType.Name()} on {Backend.Name}";
 }
