@@ -116,17 +116,13 @@ public sealed class MoSaraLinear : IDisposable
     {
         Linear.CheckInput(x.Value, W0);
         int t = x.Value.Rows, k = K, e = Experts;
-        // The adapter term first; the large GEMM then adds X W0^T into it (beta = 1), one pass over Y. Y takes X's dtype.
-        var y = Backend.Empty(x.Value.DType, t, OutFeatures);
+        var y = Backend.Empty(x.Value.DType, t, OutFeatures);   // Y takes X's dtype
         var h = Backend.Empty(t, k);
         var gates = Backend.Empty(t, e);
         var lamEff = Backend.Empty(t, k);
         var z = Backend.Empty(t, k);
-        var sum = new Float32Accumulator(Backend, y, 0f);   // a 16-bit Y is rounded once, after all three terms
-        RoutingOps.AdapterForward(Backend, x.Value, A, B, Wg.Value, Bg.Value, Lambdas.Value, Options.TopK, Options.Scale,
-            sum.Sum, h, gates, lamEff, z, Options.CheckFinite, beta: 0f);
-        Linear.DenseAccumulate(Backend, x.Value, W0, Bias, sum.Sum);
-        sum.Finish();
+        MoSaraOps.Forward(Backend, x.Value, W0, Bias, A, B, Wg.Value, Bg.Value, Lambdas.Value, Options.TopK, Options.Scale,
+            y, h, gates, lamEff, z, Options.CheckFinite);
         var output = new Variable(y, true);
         if (Options.CollectRouterStats || Options.BalanceWeight > 0f)
         {
@@ -140,27 +136,9 @@ public sealed class MoSaraLinear : IDisposable
     private void Backward(Tape tape, Variable output, Variable x, Tensor h, Tensor gates, Tensor lamEff)
     {
         if (!output.HasGrad(tape)) return;
-        var g = output.Grad!;
-        Float32Accumulator? dx = null;   // a 16-bit dX is rounded once, after both terms
-        if (x.RequiresGrad)
-        {
-            var (target, beta) = x.GradTarget(tape);
-            dx = new Float32Accumulator(Backend, target, beta);
-        }
-        using var dLambdas = Backend.Empty(Lambdas.Value.Shape);
-        using var dWg = Backend.Empty(Wg.Value.Shape);
-        using var dbg = Backend.Empty(Bg.Value.Shape);
-        // dX = dH B first; the large GEMM then folds G W0 in through beta = 1.
-        RoutingOps.AdapterBackward(Backend, g, A, B, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.Scale,
-            Options.BalanceWeight, dx?.Sum, dLambdas, dWg, dbg, Options.CheckFinite, dxBeta: dx?.FirstBeta ?? 0f);
-        if (dx is not null)
-        {
-            Backend.Gemm(g, false, W0, false, dx.Sum, 1f, 1f);
-            dx.Finish();
-        }
-        Lambdas.AddToGrad(tape, dLambdas);
-        Wg.AddToGrad(tape, dWg);
-        Bg.AddToGrad(tape, dbg);
+        MoSaraOps.Backward(Backend, output.Grad!, W0, A, B, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.Scale,
+            Options.BalanceWeight, dX: SaraLinear.Target(tape, x), dLambdas: SaraLinear.Target(tape, Lambdas),
+            dWg: SaraLinear.Target(tape, Wg), dbg: SaraLinear.Target(tape, Bg), checkFinite: Options.CheckFinite);
     }
 
     /// <summary>Always refused: Mo-SARA's singular-value scaling depends on the input through the router.</summary>

@@ -120,15 +120,11 @@ public sealed class SaraLinear : IDisposable
             return merged;
         }
         Linear.CheckInput(x.Value, W0);
-        // The adapter term first; the large GEMM then adds X W0^T into it (beta = 1), one pass over Y. Y takes X's dtype
-        // (bf16 activations in, bf16 out); H and Z stay float32.
+        // Y takes X's dtype (bf16 activations in, bf16 out); H and Z stay float32.
         var y = Backend.Empty(x.Value.DType, x.Value.Rows, OutFeatures);
         var h = Backend.Empty(x.Value.Rows, K);
         var z = Backend.Empty(x.Value.Rows, K);
-        var sum = new Float32Accumulator(Backend, y, 0f);   // a 16-bit Y is rounded once, after all three terms
-        LowRankOps.AdapterForward(Backend, x.Value, A.Value, B.Value, Lambda.Value, Options.Scale, sum.Sum, h, z, beta: 0f);
-        Linear.DenseAccumulate(Backend, x.Value, W0, Bias?.Value, sum.Sum);
-        sum.Finish();
+        SaraOps.Forward(Backend, x.Value, W0, Bias?.Value, A.Value, B.Value, Lambda.Value, Options.Scale, y, h, z);
         var output = new Variable(y, true);
         tape.Record(() => AdapterBackward(tape, output, x, h, z));
         return output;
@@ -137,36 +133,16 @@ public sealed class SaraLinear : IDisposable
     private void AdapterBackward(Tape tape, Variable output, Variable x, Tensor h, Tensor z)
     {
         if (!output.HasGrad(tape)) return;
-        var g = output.Grad!;
-        var s = Options.Scale;
-        var needDh = B.RequiresGrad || x.RequiresGrad;
-        var dh = needDh ? Backend.Empty(g.Rows, K) : null;
-        Lambda.WriteGrad(tape, dlambda => Backend.LowRankBackwardRank(g, A.Value, h, Lambda.Value, s, null, dh, dlambda));
-        if (A.RequiresGrad)
-        {
-            var (da, ba) = A.GradTarget(tape);
-            Backend.Gemm(g, true, z, false, da, s, ba);
-        }
-        if (B.RequiresGrad)
-        {
-            var (db, bb) = B.GradTarget(tape);
-            Backend.Gemm(dh!, true, x.Value, false, db, 1f, bb);
-        }
-        if (Bias is { RequiresGrad: true })
-        {
-            var (dbias, bbias) = Bias.GradTarget(tape);
-            Backend.ColumnSum(g, dbias, bbias);
-        }
-        if (x.RequiresGrad)
-        {
-            // The rank-k term first: the large GEMM then folds it in through beta = 1 instead of a second
-            // read-modify-write pass over the T x n gradient.
-            var (dx, bx) = x.GradTarget(tape);
-            var sum = new Float32Accumulator(Backend, dx, bx);
-            Backend.Gemm(dh!, false, B.Value, false, sum.Sum, 1f, sum.FirstBeta);
-            Backend.Gemm(g, false, W0, false, sum.Sum, 1f, 1f);
-            sum.Finish();
-        }
+        SaraOps.Backward(Backend, output.Grad!, x.Value, W0, A.Value, B.Value, Lambda.Value, h, z, Options.Scale,
+            dX: Target(tape, x), dLambda: Target(tape, Lambda), dA: Target(tape, A), dB: Target(tape, B), dBias: Target(tape, Bias));
+    }
+
+    /// <summary>The gradient buffer and beta of a variable that needs one in this pass; null otherwise.</summary>
+    internal static GradOut? Target(Tape tape, Variable? v)
+    {
+        if (v is not { RequiresGrad: true }) return null;
+        var (grad, beta) = v.GradTarget(tape);
+        return new GradOut(grad, beta);
     }
 
     private void DenseInputGrad(Tape tape, Variable output, Variable x)

@@ -9,7 +9,8 @@ namespace Sara.Native.Tensors;
 /// </summary>
 public sealed class Tensor : IDisposable
 {
-    private readonly DeviceBuffer _buffer;
+    private readonly DeviceBuffer? _buffer;
+    private readonly ExternalStorage? _external;
 
     internal Tensor(Backend backend, int[] shape, DType dtype = DType.F32)
     {
@@ -24,6 +25,20 @@ public sealed class Tensor : IDisposable
         TensorScope.Current?.Track(this);
     }
 
+    /// <summary>
+    /// A tensor over memory the caller owns (<see cref="Backend.FromExternal"/>): never freed, pooled or copied by the
+    /// library; Dispose only lets go of it (drops the owner reference, runs the release callback once).
+    /// </summary>
+    internal Tensor(Backend backend, int[] shape, DType dtype, ExternalStorage external)
+    {
+        Backend = backend;
+        Shape = shape;
+        DType = dtype;
+        Length = shape.Aggregate(1L, (a, d) => a * d);
+        _external = external;
+        TensorScope.Current?.Track(this);
+    }
+
     public Backend Backend { get; }
     public int[] Shape { get; }
     public DType DType { get; }
@@ -34,10 +49,13 @@ public sealed class Tensor : IDisposable
     public int Rank => Shape.Length;
     public int Rows => Shape[0];
     public int Cols => Shape.Length == 2 ? Shape[1] : 1;
-    public bool IsDisposed => _buffer.IsClosed;
+    public bool IsDisposed => _external?.IsReleased ?? _buffer!.IsClosed;
+
+    /// <summary>True for a tensor over caller-owned memory (<see cref="Backend.FromExternal"/>).</summary>
+    public bool IsExternal => _external is not null;
 
     /// <summary>Pointer in the backend's memory; throws ObjectDisposedException after Dispose.</summary>
-    public nint Ptr => _buffer.Pointer;
+    public nint Ptr => _external?.Pointer ?? _buffer!.Pointer;
 
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 
@@ -60,7 +78,28 @@ public sealed class Tensor : IDisposable
         return bits;
     }
 
-    public void Dispose() => _buffer.Dispose();
+    /// <summary>
+    /// Keeps this tensor's memory valid until the returned action runs, even if the tensor is disposed first (a DLPack
+    /// export: the consumer's deleter runs the action). Throws if the tensor is already disposed.
+    /// </summary>
+    internal Action Retain()
+    {
+        if (_external is not null)
+        {
+            _external.Retain();
+            return _external.Drop;
+        }
+        var added = false;
+        _buffer!.DangerousAddRef(ref added);
+        if (!added) throw new ObjectDisposedException(nameof(Tensor));
+        return _buffer.DangerousRelease;
+    }
+
+    public void Dispose()
+    {
+        if (_external is not null) _external.Release();
+        else _buffer!.Dispose();
+    }
 
     public override string ToString() => $"Tensor{ShapeText} {DType.Name()} on {Backend.Name}";
 }
