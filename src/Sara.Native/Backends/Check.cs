@@ -41,12 +41,35 @@ internal static class Check
             throw new ArgumentException($"'{name}' must have shape [{string.Join(", ", expected)}]; got {t.ShapeText}.", name);
     }
 
-    /// <summary>An output that is also an input of the same call would be read after it is overwritten.</summary>
+    /// <summary>
+    /// An output that is also an input of the same call would be read after it is overwritten. Compared by memory, not
+    /// by object: two external tensors may wrap overlapping bytes of the caller's buffer.
+    /// </summary>
     public static void NotAliased(Tensor output, Tensor input, string outputName, string inputName)
     {
-        if (ReferenceEquals(output, input))
+        if (ReferenceEquals(output, input) || Overlap(output, input))
             throw new ArgumentException($"'{outputName}' must not also be an input of the same call ('{inputName}').", outputName);
     }
+
+    /// <summary>
+    /// Every output of a call is disjoint in memory from every input and from every other output (nulls are skipped).
+    /// A stateless op's arguments may all be external tensors over one caller buffer.
+    /// </summary>
+    public static void Disjoint((Tensor? T, string Name)[] outputs, (Tensor? T, string Name)[] inputs)
+    {
+        for (var i = 0; i < outputs.Length; i++)
+        {
+            if (outputs[i].T is not { } o) continue;
+            foreach (var (t, name) in inputs)
+                if (t is not null) NotAliased(o, t, outputs[i].Name, name);
+            for (var j = i + 1; j < outputs.Length; j++)
+                if (outputs[j].T is { } other && (ReferenceEquals(o, other) || Overlap(o, other)))
+                    throw new ArgumentException($"'{outputs[i].Name}' and '{outputs[j].Name}' must not share memory.", outputs[i].Name);
+        }
+    }
+
+    private static bool Overlap(Tensor a, Tensor b) =>
+        a.Bytes > 0 && b.Bytes > 0 && a.Ptr < b.Ptr + (nint)b.Bytes && b.Ptr < a.Ptr + (nint)a.Bytes;
 
     public static void Length(int got, long expected, string name)
     {

@@ -23,6 +23,8 @@ public static class MoSaraOps
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(y);
         Linear.CheckInput(x, w0);
+        Check.Disjoint([(y, nameof(y)), (h, nameof(h)), (gates, nameof(gates)), (lamEff, nameof(lamEff)), (z, nameof(z))],
+            [(x, nameof(x)), (w0, nameof(w0)), (bias, nameof(bias)), (a, nameof(a)), (b, nameof(b)), (wg, nameof(wg)), (bg, nameof(bg)), (lambdas, nameof(lambdas))]);
         var sum = new Float32Accumulator(backend, y, 0f);   // a 16-bit y is rounded once, after all three terms
         RoutingOps.AdapterForward(backend, x, a, b, wg, bg, lambdas, topK, scale, sum.Sum, h, gates, lamEff, z, checkFinite, beta: 0f);
         Linear.DenseAccumulate(backend, x, w0, bias, sum.Sum);
@@ -40,6 +42,8 @@ public static class MoSaraOps
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(g);
+        Check.Disjoint([(dX?.Tensor, nameof(dX)), (dLambdas?.Tensor, nameof(dLambdas)), (dWg?.Tensor, nameof(dWg)), (dbg?.Tensor, nameof(dbg))],
+            [(g, nameof(g)), (w0, nameof(w0)), (a, nameof(a)), (b, nameof(b)), (h, nameof(h)), (wg, nameof(wg)), (lambdas, nameof(lambdas)), (gates, nameof(gates)), (lamEff, nameof(lamEff))]);
         // The router's kernels overwrite their outputs: scratch where the caller accumulates or drops a gradient.
         using var sl = Scratch(backend, dLambdas, lambdas.Shape);
         using var sw = Scratch(backend, dWg, wg.Shape);

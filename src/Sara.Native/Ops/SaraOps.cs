@@ -23,6 +23,8 @@ public static class SaraOps
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(y);
         Linear.CheckInput(x, w0);
+        Check.Disjoint([(y, nameof(y)), (h, nameof(h)), (z, nameof(z))],
+            [(x, nameof(x)), (w0, nameof(w0)), (bias, nameof(bias)), (a, nameof(a)), (b, nameof(b)), (lambda, nameof(lambda))]);
         var sum = new Float32Accumulator(backend, y, 0f);   // a 16-bit y is rounded once, after all three terms
         // The adapter term first; the large GEMM then adds x w0^T into it (beta = 1), one pass over y.
         LowRankOps.AdapterForward(backend, x, a, b, lambda, scale, sum.Sum, h, z, beta: 0f);
@@ -40,6 +42,8 @@ public static class SaraOps
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(g);
+        Check.Disjoint([(dX?.Tensor, nameof(dX)), (dLambda?.Tensor, nameof(dLambda)), (dA?.Tensor, nameof(dA)), (dB?.Tensor, nameof(dB)), (dBias?.Tensor, nameof(dBias))],
+            [(g, nameof(g)), (x, nameof(x)), (w0, nameof(w0)), (a, nameof(a)), (b, nameof(b)), (lambda, nameof(lambda)), (h, nameof(h)), (z, nameof(z))]);
         var needDh = dB is not null || dX is not null;
         using var dh = needDh ? backend.Empty(g.Rows, a.Cols) : null;
         if (dLambda is { } dl) dl.Write(backend, t => backend.LowRankBackwardRank(g, a, h, lambda, scale, null, dh, t));

@@ -96,6 +96,37 @@ public class StatelessOpsTests
     }
 
     [TestCaseSource(typeof(TestDevices), nameof(TestDevices.Emulated))]
+    public void Outputs_that_share_memory_with_an_input_or_each_other_are_refused_before_anything_is_written(string device)
+    {
+        const int t = 6, n = 8, m = 5, k = 3;
+        using var backend = TestDevices.Create(device);
+        using var mem = new HostBuffers();
+        var r = new Rand();
+        var x = mem.Tensor(backend, r.Normal(t * n), t, n);
+        var w0 = mem.Tensor(backend, r.Normal(m * n), m, n);
+        var a = mem.Tensor(backend, r.Normal(m * k), m, k);
+        var b = mem.Tensor(backend, r.Normal(k * n), k, n);
+        var l = mem.Tensor(backend, r.Normal(k), k);
+        var (h, z) = (mem.Tensor(backend, null, t, k), mem.Tensor(backend, null, t, k));
+        var xBits = HostBuffers.Read(x);
+        // y as a second view of the tail of x's memory (different Tensor objects, overlapping bytes).
+        using var yOverX = backend.FromExternal(x.Ptr + 4 * (t * n - t * m), Sara.Native.Tensors.DType.F32, [t, m]);
+        var e = Assert.Throws<ArgumentException>(() => SaraOps.Forward(backend, x, w0, null, a, b, l, 1f, yOverX, h, z));
+        Assert.That(e!.Message, Does.Contain("'y' must not also be an input").And.Contain("'x'"));
+        using var zOverH = backend.FromExternal(h.Ptr + 4, Sara.Native.Tensors.DType.F32, [t, k - 1]);
+        var y = mem.Tensor(backend, null, t, m);
+        var e2 = Assert.Throws<ArgumentException>(() => SaraOps.Forward(backend, x, w0, null, a, b, l, 1f, y, h, z: zOverH));
+        Assert.That(e2!.Message, Does.Contain("'h' and 'z' must not share memory"));
+        var g = mem.Tensor(backend, r.Normal(t * m), t, m);
+        using var dBiasOverG = backend.FromExternal(g.Ptr, Sara.Native.Tensors.DType.F32, [m]);
+        var e3 = Assert.Throws<ArgumentException>(() => SaraOps.Backward(backend, g, x, w0, a, b, l, h, z, 1f, dBias: new GradOut(dBiasOverG)));
+        Assert.That(e3!.Message, Does.Contain("'dBias' must not also be an input").And.Contain("'g'"));
+        backend.Synchronize();
+        Assert.That(HostBuffers.Read(x), Is.EqualTo(xBits), "x untouched");
+        Assert.That(HostBuffers.Read(h).Concat(HostBuffers.Read(y)), Has.All.NaN, "no output written");
+    }
+
+    [TestCaseSource(typeof(TestDevices), nameof(TestDevices.Emulated))]
     public void MoSara_on_callers_buffers_gives_the_bits_of_pooled_tensors(string device)
     {
         const int t = 23, n = 19, m = 11, k = 6, e = 4, topK = 2;
