@@ -12,7 +12,7 @@ public sealed partial class CudaBackend : Backend
 {
     private const int Threads = 256;
 
-    public CudaBackend(IKernelRuntime runtime) : base(new MemoryPool(runtime.AllocRaw, runtime.FreeRaw))
+    public CudaBackend(IKernelRuntime runtime) : base(new MemoryPool(runtime.AllocRaw, runtime.FreeRaw, runtime.CachesAllocations))
         => Runtime = runtime;
 
     public IKernelRuntime Runtime { get; }

@@ -5,6 +5,9 @@ namespace Sara.Native.Runtime;
 /// <summary>
 /// The kernel runtime without a GPU: host memory, the kernels compiled by g++ into libsara_emu.so and run there
 /// with CUDA semantics, OpenBLAS for GEMM and LAPACKE for the dense solvers. The same CudaBackend code drives it.
+/// Device memory comes from the emulator (sara_emu_malloc), so its checks know every buffer; in sanitizer mode
+/// (SARA_EMU_SANITIZE=1 or <see cref="Emulator.SetSanitize"/> before the runtime is created) each buffer has guard
+/// pages and redzones and is never pooled or rounded up (<see cref="CachesAllocations"/>).
 /// </summary>
 public sealed unsafe class EmulatedRuntime : IKernelRuntime
 {
@@ -15,7 +18,9 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
         NativeLibraries.Load(Lib.Emulator);
         NativeLibraries.Load(Lib.OpenBlas);
         NativeLibraries.Load(Lib.Lapacke);
-        Description = $"emulator ({Emulator.GetThreads()} threads, {Emulator.KernelCount()} kernels, {Emulator.Version()})";
+        CachesAllocations = !Emulator.Sanitizing();
+        Description = $"emulator ({Emulator.GetThreads()} threads, {Emulator.KernelCount()} kernels, {Emulator.Version()}" +
+                      (CachesAllocations ? ")" : ", sanitizer mode)");
     }
 
     /// <summary>False (with the reason) when the emulator or its BLAS/LAPACK libraries cannot be loaded.</summary>
@@ -38,8 +43,20 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
     public string Description { get; }
     public bool IsEmulated => true;
 
-    public nint AllocRaw(long bytes) => HostMemory.Alloc(bytes);
-    public void FreeRaw(nint ptr) => HostMemory.Free(ptr);
+    /// <summary>False in sanitizer mode: every tensor is its own exact-size allocation, so overruns hit a redzone.</summary>
+    public bool CachesAllocations { get; }
+
+    public nint AllocRaw(long bytes)
+    {
+        var p = Emulator.Malloc((ulong)bytes);
+        if (p == 0) throw new OutOfMemoryException(Emulator.LastError());
+        return p;
+    }
+
+    public void FreeRaw(nint ptr)
+    {
+        if (Emulator.Free(ptr) != 0) throw new NativeCallException("sara_emu_free", "EMU_FREE_FAILED", 1, Emulator.LastError());
+    }
     public void CopyToDevice(nint dst, ReadOnlySpan<byte> src) => HostMemory.CopyIn(dst, src);
     public void CopyToHost(Span<byte> dst, nint src) => HostMemory.CopyOut(dst, src);
     public void CopyDeviceToDevice(nint dst, nint src, long bytes) => HostMemory.Copy(dst, src, bytes);

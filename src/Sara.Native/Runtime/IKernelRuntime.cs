@@ -15,6 +15,9 @@ public interface IKernelRuntime : IDisposable
 
     bool IsEmulated { get; }
 
+    /// <summary>Whether the memory pool above may cache and round up allocations (false: exact sizes, freed at once).</summary>
+    bool CachesAllocations => true;
+
     /// <summary>Raw allocation (no caching); the memory pool above caches these.</summary>
     nint AllocRaw(long bytes);
     void FreeRaw(nint ptr);

@@ -4,6 +4,7 @@ namespace Sara.Native.Runtime;
 /// Caching allocator: freed blocks go back to a free list by size class and are reused, so a training step
 /// does not call the raw allocator (cuMemAlloc on the GPU) once the first step has warmed the pool.
 /// Size classes: powers of two up to 4 MiB, then multiples of 2 MiB. Thread-safe (buffers may be released by finalizers).
+/// Without caching (the emulator's sanitizer mode) every block has exactly the size asked for and is freed on return.
 /// </summary>
 public sealed class MemoryPool : IDisposable
 {
@@ -13,12 +14,14 @@ public sealed class MemoryPool : IDisposable
     private readonly Dictionary<long, Stack<nint>> _freeBlocks = new();
     private readonly object _gate = new();
     private long _inUse, _reserved, _peak, _rawAllocations;
+    private readonly bool _caching;
     private bool _disposed;
 
-    public MemoryPool(Func<long, nint> alloc, Action<nint> free)
+    public MemoryPool(Func<long, nint> alloc, Action<nint> free, bool caching = true)
     {
         _alloc = alloc;
         _free = free;
+        _caching = caching;
     }
 
     public MemoryStats Stats
@@ -37,7 +40,7 @@ public sealed class MemoryPool : IDisposable
     public nint Rent(long bytes, out long sizeClass)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        sizeClass = SizeClass(bytes);
+        sizeClass = _caching ? SizeClass(bytes) : bytes;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -55,12 +58,13 @@ public sealed class MemoryPool : IDisposable
         lock (_gate)
         {
             _inUse -= sizeClass;
-            if (_disposed)
+            if (_disposed || !_caching)
             {
                 // A tensor outlived its backend (late Dispose or finalizer). Free the block directly; when the runtime
                 // itself is gone (a GPU context releases all of its memory with it) there is nothing left to free.
                 try { _free(ptr); }
                 catch (ObjectDisposedException) { }
+                if (!_caching) _reserved -= sizeClass;
                 return;
             }
             if (!_freeBlocks.TryGetValue(sizeClass, out var stack)) _freeBlocks[sizeClass] = stack = new Stack<nint>();
