@@ -366,7 +366,9 @@ SARA_EMU_API void* sara_emu_load_module(const char* path)
     std::lock_guard load_lock(emu::g_schedule_mutex); // one load at a time (g_loading_module)
     const int id = emu::g_next_module++;
     emu::g_loading_module = id;
+    emu::detail::san::set_loading_module(id);
     void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    emu::detail::san::set_loading_module(0);
     emu::g_loading_module = 0;
     if (!h)
     {
@@ -387,6 +389,7 @@ SARA_EMU_API int sara_emu_unload_module(void* module)
         for (auto it = t.begin(); it != t.end();)
             it = (*it)->module == m->id ? t.erase(it) : it + 1;
     }
+    emu::detail::san::forget_module(m->id);
     dlclose(m->handle);
     delete m;
     return 0;

@@ -4,8 +4,8 @@
 // block run on one OS worker thread, so `__shared__` is `static thread_local` (one block at a time per
 // worker). Barriers and warp operations suspend the calling fiber inside the runtime (runtime.cpp).
 // The checked (sanitizer) variant of every kernel is compiled with SARA_EMU_CHECKED: its `__shared__` variables
-// live in the section the sanitizer watches (one copy; checked launches run their blocks one at a time) and its
-// atomics are marked so racecheck tells them from plain accesses (sanitizer.cpp).
+// live in the section the sanitizer watches (one copy; checked launches run their blocks one at a time), each
+// wrapped in redzones and registered on first use (see generate.cmake and sanitizer.cpp).
 // See kernels/emu/README.md for the execution model and its limits.
 #pragma once
 
@@ -96,7 +96,6 @@ struct alignas(64) FiberHeader
     unsigned linear;
     const BlockInfo* block;
     void* worker;
-    int atomic_depth; // > 0 inside an atomic (checked variant): racecheck treats the access as atomic
 };
 constexpr std::uintptr_t kHeaderColors = 64;
 
@@ -123,27 +122,28 @@ SARA_EMU_RT std::uint64_t warp_op(WarpOp op, unsigned mask, std::uint64_t value,
 SARA_EMU_RT unsigned active_mask();
 [[noreturn]] SARA_EMU_RT void trap();
 
-/// p, through an empty asm: the compiler can no longer tell which variable it points to (the checked variant's
-/// __shared__ arrays are used through it, so that every access to them is instrumented; see generate.cmake).
-template <class T>
-__attribute__((always_inline)) inline T* opaque(T* p)
-{
-    asm("" : "+r"(p));
-    return p;
-}
+/// Records (once) where a checked __shared__ variable lives, with its name and declaration, for the sanitizer.
+SARA_EMU_RT void register_shared(void* padded, std::size_t padded_size, const void* value, std::size_t size, const char* name,
+    const char* file, int line);
 
 #if defined(SARA_EMU_CHECKED)
-/// Marks the accesses of one atomic operation for racecheck (fibers switch only at barriers and warp operations).
-struct AtomicScope
+/// A checked __shared__ variable: the kernel's array between two redzones (generate.cmake rewrites each declaration
+/// `__shared__ T name[n];` of the checked copy into a Padded<T[n]> and a reference `name` to its value).
+constexpr std::size_t kSharedRedzone = 64;
+template <class T>
+struct alignas(64) Padded
 {
-    AtomicScope() { ++self().atomic_depth; }
-    ~AtomicScope() { --self().atomic_depth; }
-    AtomicScope(const AtomicScope&) = delete;
-    AtomicScope& operator=(const AtomicScope&) = delete;
+    unsigned char head[kSharedRedzone]; // head[0]: set by the runtime once the variable is registered
+    T value;
+    unsigned char tail[kSharedRedzone];
 };
-#define SARA_EMU_ATOMIC ::emu::detail::AtomicScope sara_emu_atomic_scope_;
-#else
-#define SARA_EMU_ATOMIC
+
+template <class T>
+__attribute__((always_inline)) inline T& shared_array(Padded<T>& p, const char* name, const char* file, int line)
+{
+    register_shared(&p, sizeof(Padded<T>), &p.value, sizeof(T), name, file, line);
+    return p.value;
+}
 #endif
 
 template <class T>
@@ -253,33 +253,33 @@ inline T atomic_update(T* p, F f)
 }
 } // namespace emu::detail
 
-inline int atomicAdd(int* p, int v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_add(v); }
-inline unsigned atomicAdd(unsigned* p, unsigned v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_add(v); }
-inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_add(v); }
-inline float atomicAdd(float* p, float v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_add(v); }
-inline double atomicAdd(double* p, double v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_add(v); }
-inline int atomicSub(int* p, int v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_sub(v); }
-inline unsigned atomicSub(unsigned* p, unsigned v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_sub(v); }
-inline int atomicExch(int* p, int v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).exchange(v); }
-inline unsigned atomicExch(unsigned* p, unsigned v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).exchange(v); }
-inline unsigned long long atomicExch(unsigned long long* p, unsigned long long v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).exchange(v); }
-inline float atomicExch(float* p, float v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).exchange(v); }
-inline int atomicMax(int* p, int v) { SARA_EMU_ATOMIC return ::emu::detail::atomic_update(p, [v](int o) { return o > v ? o : v; }); }
-inline unsigned atomicMax(unsigned* p, unsigned v) { SARA_EMU_ATOMIC return ::emu::detail::atomic_update(p, [v](unsigned o) { return o > v ? o : v; }); }
-inline int atomicMin(int* p, int v) { SARA_EMU_ATOMIC return ::emu::detail::atomic_update(p, [v](int o) { return o < v ? o : v; }); }
-inline unsigned atomicMin(unsigned* p, unsigned v) { SARA_EMU_ATOMIC return ::emu::detail::atomic_update(p, [v](unsigned o) { return o < v ? o : v; }); }
-inline int atomicAnd(int* p, int v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_and(v); }
-inline unsigned atomicAnd(unsigned* p, unsigned v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_and(v); }
-inline int atomicOr(int* p, int v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_or(v); }
-inline unsigned atomicOr(unsigned* p, unsigned v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_or(v); }
-inline int atomicXor(int* p, int v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_xor(v); }
-inline unsigned atomicXor(unsigned* p, unsigned v) { SARA_EMU_ATOMIC return ::emu::detail::aref(p).fetch_xor(v); }
+inline int atomicAdd(int* p, int v) { return ::emu::detail::aref(p).fetch_add(v); }
+inline unsigned atomicAdd(unsigned* p, unsigned v) { return ::emu::detail::aref(p).fetch_add(v); }
+inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { return ::emu::detail::aref(p).fetch_add(v); }
+inline float atomicAdd(float* p, float v) { return ::emu::detail::aref(p).fetch_add(v); }
+inline double atomicAdd(double* p, double v) { return ::emu::detail::aref(p).fetch_add(v); }
+inline int atomicSub(int* p, int v) { return ::emu::detail::aref(p).fetch_sub(v); }
+inline unsigned atomicSub(unsigned* p, unsigned v) { return ::emu::detail::aref(p).fetch_sub(v); }
+inline int atomicExch(int* p, int v) { return ::emu::detail::aref(p).exchange(v); }
+inline unsigned atomicExch(unsigned* p, unsigned v) { return ::emu::detail::aref(p).exchange(v); }
+inline unsigned long long atomicExch(unsigned long long* p, unsigned long long v) { return ::emu::detail::aref(p).exchange(v); }
+inline float atomicExch(float* p, float v) { return ::emu::detail::aref(p).exchange(v); }
+inline int atomicMax(int* p, int v) { return ::emu::detail::atomic_update(p, [v](int o) { return o > v ? o : v; }); }
+inline unsigned atomicMax(unsigned* p, unsigned v) { return ::emu::detail::atomic_update(p, [v](unsigned o) { return o > v ? o : v; }); }
+inline int atomicMin(int* p, int v) { return ::emu::detail::atomic_update(p, [v](int o) { return o < v ? o : v; }); }
+inline unsigned atomicMin(unsigned* p, unsigned v) { return ::emu::detail::atomic_update(p, [v](unsigned o) { return o < v ? o : v; }); }
+inline int atomicAnd(int* p, int v) { return ::emu::detail::aref(p).fetch_and(v); }
+inline unsigned atomicAnd(unsigned* p, unsigned v) { return ::emu::detail::aref(p).fetch_and(v); }
+inline int atomicOr(int* p, int v) { return ::emu::detail::aref(p).fetch_or(v); }
+inline unsigned atomicOr(unsigned* p, unsigned v) { return ::emu::detail::aref(p).fetch_or(v); }
+inline int atomicXor(int* p, int v) { return ::emu::detail::aref(p).fetch_xor(v); }
+inline unsigned atomicXor(unsigned* p, unsigned v) { return ::emu::detail::aref(p).fetch_xor(v); }
 inline unsigned atomicInc(unsigned* p, unsigned lim)
-{ SARA_EMU_ATOMIC return ::emu::detail::atomic_update(p, [lim](unsigned o) { return o >= lim ? 0u : o + 1; }); }
-inline int atomicCAS(int* p, int cmp, int v) { SARA_EMU_ATOMIC ::emu::detail::aref(p).compare_exchange_strong(cmp, v); return cmp; }
-inline unsigned atomicCAS(unsigned* p, unsigned cmp, unsigned v) { SARA_EMU_ATOMIC ::emu::detail::aref(p).compare_exchange_strong(cmp, v); return cmp; }
+{ return ::emu::detail::atomic_update(p, [lim](unsigned o) { return o >= lim ? 0u : o + 1; }); }
+inline int atomicCAS(int* p, int cmp, int v) { ::emu::detail::aref(p).compare_exchange_strong(cmp, v); return cmp; }
+inline unsigned atomicCAS(unsigned* p, unsigned cmp, unsigned v) { ::emu::detail::aref(p).compare_exchange_strong(cmp, v); return cmp; }
 inline unsigned long long atomicCAS(unsigned long long* p, unsigned long long cmp, unsigned long long v)
-{ SARA_EMU_ATOMIC ::emu::detail::aref(p).compare_exchange_strong(cmp, v); return cmp; }
+{ ::emu::detail::aref(p).compare_exchange_strong(cmp, v); return cmp; }
 
 // ---- float math and conversions --------------------------------------------------------------------
 inline float __expf(float x) { return expf(x); }

@@ -1,24 +1,26 @@
 # generate.cmake — writes the registration TU of one .cu (used by CMakeLists.txt and by module.cmake.in).
 #
 # sara_emu_checked_copy(SRC DST): copies a .cu or .cuh for the checked variant with every `__shared__ T name[..];`
-# followed, on the same line, by `auto& name = *opaque(&name__sara_shared);` (the array itself renamed): every access
-# then goes through a pointer the compiler cannot see through, so the instrumentation checks all of them (it leaves
-# out accesses it can prove in bounds of a static variable: scalars and constant indices, where races hide too).
-# The array keeps its registration (name, size, redzone). `#line` keeps file names and lines of the original.
-# One variable per __shared__ declaration (a second declarator would be checked only at variable indices).
+# rewritten, on the same line, into `__shared__ Padded<T[..]> name__sara_shared; auto& name = shared_array(...);`
+# (emu.h): the array gets redzones on both sides and is registered with its name and line on first use, so the
+# sanitizer can tell which array an access hits and whether it overran. `#line` keeps the original's file name and
+# line numbers. One variable per __shared__ declaration (a second declarator is left as it is: not checked).
 function(sara_emu_checked_copy src dst)
   file(READ "${src}" text)
   string(REGEX REPLACE "__shared__([^;{}\n]*[^A-Za-z0-9_;{}\n])([A-Za-z_][A-Za-z0-9_]*)((\\[[^];\n]*\\])*)[ \t]*;"
-    "__shared__\\1\\2__sara_shared\\3; [[maybe_unused]] auto& \\2 = *::emu::detail::opaque(&\\2__sara_shared);" text "${text}")
+    "__shared__ ::emu::detail::Padded<\\1\\3> \\2__sara_shared; [[maybe_unused]] auto& \\2 = ::emu::detail::shared_array(\\2__sara_shared, \"\\2\", __FILE__, __LINE__);"
+    text "${text}")
+  # __align__(n) cannot stand in a template argument; the padded value is 64-byte aligned anyway.
+  string(REGEX REPLACE "(::emu::detail::Padded<[^>\n]*)__align__[ \t]*\\([^)]*\\)" "\\1" text "${text}")
   file(CONFIGURE OUTPUT "${dst}" CONTENT "#line 1 \"${src}\"\n${text}" @ONLY)
 endfunction()
 #
 # sara_emu_generate(CU OUT IDENT VARIANT NAMES_VAR COMMON): scans CU for `extern "C" __global__ [__launch_bounds__(..)]
 # void [__launch_bounds__(..)] NAME(params)` (after removing `//` comments), and writes OUT, which includes the .cu
-# inside an anonymous namespace (file-local helpers of different .cu files never clash, and the static locals of
-# inline helpers are ordinary internal variables, which the checked variant's instrumentation can see) and
-# registers each kernel with its parameter list. VARIANT 0 is the fast variant, 1 the checked one (SARA_EMU_CHECKED:
-# loads and stores instrumented, __shared__ in the section the sanitizer watches). A probe fallback makes a false
+# inside an anonymous namespace (file-local helpers of different .cu files never clash) and registers each kernel
+# with its parameter list. VARIANT 0 is the fast variant, 1 the checked one (SARA_EMU_CHECKED: loads, stores and
+# atomics instrumented, __shared__ in the section the sanitizer watches; the kernels are renamed NAME__checked, as
+# extern "C" names stay global even in an anonymous namespace). A probe fallback makes a false
 # match (e.g. in a /* */ comment) a no-op. The kernel names found are appended to NAMES_VAR in the caller's scope.
 # COMMON is the common.cuh to use; the checked variant compiles copies of CU and COMMON (sara_emu_checked_copy)
 # placed side by side in OUT's directory, under chk_IDENT/.

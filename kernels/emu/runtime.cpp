@@ -324,7 +324,6 @@ void Worker::run_block(std::uint64_t linear)
         Fiber& f = fibers_[i];
         f.state = FiberState::Ready;
         f.result = 0;
-        header(i).atomic_depth = 0;
         // The stack top is staggered like the header so neighbouring fibers' hot frames use different cache sets.
         const std::size_t stagger = color(stack_base(i)) * 64;
         context_init(f.ctx, stack_base(i) + kReserved, stack_bytes() - kReserved - stagger, &Worker::fiber_main);
@@ -497,7 +496,7 @@ int Worker::barrier(int kind, int predicate, const char* file, int line)
     ++arrived_;
     f.state = FiberState::AtBarrier;
     if (arrived_ == live_) release_barrier();
-    if (f.state != FiberState::Ready) suspend(f);
+    suspend(f); // also when this thread completed the barrier: the schedule decides who runs first after it
     return static_cast<int>(f.result);
 }
 
@@ -515,7 +514,7 @@ std::uint64_t Worker::warp_op(WarpOp op, unsigned mask, std::uint64_t value, int
     f.state = FiberState::AtWarpOp;
     const std::string error = try_complete(w);
     if (!error.empty()) abort_current(error);
-    if (f.state != FiberState::Ready) suspend(f);
+    suspend(f); // as at a barrier: the schedule orders the lanes after the rendezvous too
     return f.result;
 }
 

@@ -1,23 +1,25 @@
 // sanitizer.cpp — device allocations, and memcheck / racecheck / initcheck for checked launches.
 //
-// The checked variant of every kernel is compiled with -fsanitize=address in callback mode (CMakeLists.txt), but no
-// ASan runtime is linked: the __asan_* entry points below are this file's. Each load or store of kernel code calls
-// __asan_loadN / __asan_storeN(address) first; the check classifies the address:
+// The checked variant of every kernel is compiled with -fsanitize=thread (CMakeLists.txt), but no TSan runtime is
+// linked: the __tsan_* entry points below are this file's. Each load, store and atomic of kernel code calls one of
+// them with its address first; the check classifies the address:
 //   - the running fiber's stack: a local variable, not checked;
-//   - a static __shared__ array (section sara_shared; names, sizes and redzones from __asan_register_globals) or the
-//     dynamic shared area (redzones both sides): memcheck against the array, then racecheck/initcheck on its shadow;
+//   - a checked __shared__ array (section sara_shared; each wrapped in redzones and registered with its name and
+//     line on first use, see generate.cmake) or the dynamic shared area (redzones both sides): memcheck against
+//     the array, then racecheck/initcheck on its shadow;
 //   - a device allocation (sara_emu_malloc; guard pages and redzones in sanitizer mode): memcheck against its bounds;
 //   - anything else (host memory a test passes directly, constants): not checked.
-// A finding fails the launch with one line naming the check, the kernel, block and thread, the array or buffer and
-// offset, and abandons the fiber before the access happens (abort_fiber), so the block stops there.
+// A memcheck finding fails the launch at once with one line naming the check, the kernel, block and thread, the
+// array or buffer and the byte range, and abandons the fiber before the access happens (abort_fiber), so the
+// block stops there. Racecheck and initcheck findings are reported when the barrier interval ends (see Checked).
 //
-// Racecheck follows compute-sanitizer's hazards on shared memory: per byte, the last writer and up to two readers
-// with the barrier interval (epoch) of the access. Two accesses of different threads, at least one a write, in the
-// same interval are a hazard unless a warp operation that included both threads completed in between (each
-// thread keeps its last 8 warp rendezvous; an access older than that is taken as synchronised). Atomics (marked by
-// emu.h's AtomicScope) do not race with each other, but do with plain accesses. Initcheck: a read of a shared byte
-// no thread of the block has written is reported (the shadow is per block); shared memory is NaN-filled at every
-// block start and fresh allocations are NaN-filled in sanitizer mode as well.
+// Racecheck follows compute-sanitizer's hazards on shared memory: per 4-byte word (per byte once a word is accessed
+// in part), the last writer and up to two readers with the barrier interval (epoch) of the access. Two accesses of
+// different threads, at least one a write, in the same interval are a hazard unless a warp operation that included
+// both threads completed in between (each thread keeps its last 8 warp rendezvous; an access older than that is
+// taken as synchronised). Atomics do not race with each other, but do with plain accesses. Initcheck: a read of a
+// shared byte no thread of the block has written is reported (the shadow is per block); shared memory is
+// NaN-filled at every block start and fresh allocations are NaN-filled in sanitizer mode as well.
 #include "sanitizer.h"
 
 #include <dlfcn.h>
@@ -72,33 +74,15 @@ const Allocation* lookup_locked(std::uintptr_t a)
 }
 
 // ---- registered shared variables (checked variant) --------------------------------------------------
-// GCC's descriptor of an instrumented global (ASan ABI v8).
-struct AsanLocation
-{
-    const char* filename;
-    int line;
-    int column;
-};
-struct AsanGlobal
-{
-    std::uintptr_t beg;
-    std::uintptr_t size;
-    std::uintptr_t size_with_redzone;
-    const char* name;
-    const char* module_name;
-    std::uintptr_t has_dynamic_init;
-    const AsanLocation* location;
-    std::uintptr_t odr_indicator;
-};
-
 struct Var
 {
-    std::uintptr_t beg = 0;
+    std::uintptr_t beg = 0; // the array (Padded::value)
     std::size_t size = 0;
     std::string name;
     const char* file = "";
     int line = 0;
 };
+constexpr unsigned char kRegistered = 0x5a; // Padded::head[0] once register_shared has seen the variable
 
 // Shadow of one 4-byte word of shared memory. A word that has seen an access to only part of it is split: its
 // four bytes get a cell each (in Shadow::bytes), so threads writing neighbouring bytes or halves never race.
@@ -127,54 +111,20 @@ struct Shadow
     }
 };
 
-struct Section
+struct Section // one image's sara_shared section: the checked __shared__ variables of its kernels
 {
     std::uintptr_t lo = 0;
     std::size_t size = 0;
-    std::vector<int> owner;  // per byte: var index (>= 0), or -(k + 2) in the redzone after var k, -1 elsewhere
+    int module = 0;
+    std::vector<int> owner;  // per byte: var index (>= 0), or -(k + 2) in a redzone of var k, -1 elsewhere
     std::vector<Var> vars;
     std::vector<unsigned char> touched; // per var: used by the launch in flight
     Shadow shadow;
 };
 
 std::mutex g_registry_mutex;
-std::vector<std::pair<const AsanGlobal*, std::size_t>> g_globals;
-std::vector<std::pair<std::uintptr_t, std::uintptr_t>> g_section_ranges;
-std::vector<std::unique_ptr<Section>> g_sections; // rebuilt when g_dirty
-bool g_dirty = true;
-
-void rebuild_locked()
-{
-    g_sections.clear();
-    for (auto [lo, hi] : g_section_ranges)
-    {
-        auto s = std::make_unique<Section>();
-        s->lo = lo;
-        s->size = hi - lo;
-        for (auto [g, n] : g_globals)
-            for (std::size_t i = 0; i < n; ++i)
-                if (g[i].beg >= lo && g[i].beg < hi)
-                {
-                    std::string name = g[i].name; // the checked copy's `red__sara_shared` is the kernel's `red`
-                    if (const auto at = name.rfind("__sara_shared"); at != std::string::npos) name.erase(at);
-                    s->vars.push_back({g[i].beg, g[i].size, name, g[i].location ? g[i].location->filename : "",
-                        g[i].location ? g[i].location->line : 0});
-                }
-        std::sort(s->vars.begin(), s->vars.end(), [](const Var& a, const Var& b) { return a.beg < b.beg; });
-        s->owner.assign(s->size, -1);
-        for (std::size_t k = 0; k < s->vars.size(); ++k)
-        {
-            const Var& v = s->vars[k];
-            const std::size_t next = k + 1 < s->vars.size() ? s->vars[k + 1].beg - lo : s->size;
-            for (std::size_t b = v.beg - lo; b < next; ++b)
-                s->owner[b] = b < v.beg - lo + v.size ? static_cast<int>(k) : -static_cast<int>(k) - 2;
-        }
-        s->shadow.reset(s->size);
-        s->touched.assign(s->vars.size(), 0);
-        g_sections.push_back(std::move(s));
-    }
-    g_dirty = false;
-}
+std::vector<std::unique_ptr<Section>> g_sections;
+int g_loading_module = 0;
 
 // ---- the checked launch in flight -------------------------------------------------------------------
 constexpr unsigned kHist = 8; // warp rendezvous remembered per thread (a power of two)
@@ -211,14 +161,14 @@ struct Checked
     // a barrier reached at two call sites (synccheck, the runtime) win over the races it causes on the way.
     std::string pending_race, pending;
 
-    void access(std::uintptr_t a, std::size_t n, bool write, const void* pc);
+    void access(std::uintptr_t a, std::size_t n, bool write, bool atomic, const void* pc);
 
 private:
     // The per-access path is inlined into access(); the messages are built out of line (cold).
 #define SARA_SAN_HOT __attribute__((always_inline)) inline
-    SARA_SAN_HOT void shared_static(Section& s, std::uintptr_t a, std::size_t n, bool write, const void* pc);
+    SARA_SAN_HOT void shared_static(Section& s, std::uintptr_t a, std::size_t n, bool write, bool atomic, const void* pc);
     void global(std::uintptr_t a, std::size_t n, bool write, const void* pc);
-    SARA_SAN_HOT void race(Shadow& sh, std::size_t off, std::size_t n, bool write, const Section* s, const void* pc);
+    SARA_SAN_HOT void race(Shadow& sh, std::size_t off, std::size_t n, bool write, bool atomic, const Section* s, const void* pc);
     SARA_SAN_HOT void step(Cell& x, bool write, bool atomic, std::uint16_t t, std::uint16_t st, const Section* s,
         std::size_t off, const void* pc);
     [[noreturn]] __attribute__((noinline, cold)) void shared_oob(Section& s, std::size_t off, std::size_t n, bool write,
@@ -317,10 +267,10 @@ std::string Checked::place(const Section* s, std::size_t off) const
         " (" + base_name(v.file) + ":" + std::to_string(v.line) + ")";
 }
 
-void Checked::access(std::uintptr_t a, std::size_t n, bool write, const void* pc)
+void Checked::access(std::uintptr_t a, std::size_t n, bool write, bool atomic, const void* pc)
 {
     for (Section* s : sections)
-        if (a - s->lo < s->size) return shared_static(*s, a, n, write, pc);
+        if (a - s->lo < s->size) return shared_static(*s, a, n, write, atomic, pc);
     if (a - dyn_lo < dyn_bytes)
     {
         if (a < dyn_valid_lo || a + n > dyn_valid_hi)
@@ -330,15 +280,15 @@ void Checked::access(std::uintptr_t a, std::size_t n, bool write, const void* pc
                 ": bytes [" + std::to_string(from) + ", " + std::to_string(from + static_cast<long long>(n)) + ") of the " +
                 std::to_string(dyn_valid_hi - dyn_valid_lo) + "-byte dynamic shared area" + pc_text(pc));
         }
-        return race(dyn_shadow, a - dyn_valid_lo, n, write, nullptr, pc);
+        return race(dyn_shadow, a - dyn_valid_lo, n, write, atomic, nullptr, pc);
     }
     global(a, n, write, pc);
 }
 
 void Checked::shared_oob(Section& s, std::size_t off, std::size_t n, bool write, int first, int last, const void* pc)
 {
-    // The array whose redzone (or end) the access hit: the one it starts in, or the one before the redzone.
-    const int k = first >= 0 ? first : first < -1 ? -first - 2 : last >= 0 ? last : -1;
+    // The array whose redzone the access hit (or that it starts in and overruns).
+    const int k = first >= 0 ? first : first < -1 ? -first - 2 : last >= 0 ? last : last < -1 ? -last - 2 : -1;
     std::string where = "outside every __shared__ array";
     if (k >= 0)
     {
@@ -351,7 +301,7 @@ void Checked::shared_oob(Section& s, std::size_t off, std::size_t n, bool write,
         where + pc_text(pc));
 }
 
-void Checked::shared_static(Section& s, std::uintptr_t a, std::size_t n, bool write, const void* pc)
+void Checked::shared_static(Section& s, std::uintptr_t a, std::size_t n, bool write, bool atomic, const void* pc)
 {
     const std::size_t off = a - s.lo;
     const int first = s.owner[off];
@@ -362,7 +312,7 @@ void Checked::shared_static(Section& s, std::uintptr_t a, std::size_t n, bool wr
         s.touched[static_cast<std::size_t>(first)] = 1;
         touched.emplace_back(&s, first);
     }
-    race(s.shadow, off, n, write, &s, pc);
+    race(s.shadow, off, n, write, atomic, &s, pc);
 }
 
 bool Checked::ordered(std::uint16_t a, std::uint16_t a_sync, std::uint16_t b) const
@@ -387,11 +337,9 @@ void Checked::hazard(const char* kind, const char* other_did, std::uint16_t othe
         " __syncthreads of this block) with no barrier or warp synchronisation between them" + pc_text(pc));
 }
 
-void Checked::race(Shadow& sh, std::size_t off, std::size_t n, bool write, const Section* s, const void* pc)
+void Checked::race(Shadow& sh, std::size_t off, std::size_t n, bool write, bool atomic, const Section* s, const void* pc)
 {
-    FiberHeader& h = self();
-    const bool atomic = h.atomic_depth > 0;
-    const auto t = static_cast<std::uint16_t>(h.linear);
+    const auto t = static_cast<std::uint16_t>(self().linear);
     const std::uint16_t st = wsync[t];
     const std::size_t end = off + n;
     for (std::size_t w = off / 4; w * 4 < end; ++w)
@@ -501,14 +449,14 @@ void Checked::global(std::uintptr_t a, std::size_t n, bool write, const void* pc
     }
 }
 
-__attribute__((always_inline)) inline void check(std::uintptr_t a, std::size_t n, bool write, const void* pc)
+__attribute__((always_inline)) inline void check(std::uintptr_t a, std::size_t n, bool write, bool atomic, const void* pc)
 {
     Checked* c = g_active.load(std::memory_order_relaxed);
     if (!c) return;
     const std::uintptr_t sp = stack_pointer();
     if (sp - c->stacks_lo >= c->stacks_bytes) return; // not a fiber of the checked launch (static initialisers)
     if (a - c->stacks_lo < c->stacks_bytes) return;   // the fiber's own locals
-    c->access(a, n, write, pc);
+    c->access(a, n, write, atomic, pc);
 }
 } // namespace
 
@@ -592,7 +540,6 @@ void* begin_launch(const Launch& launch, const char* stacks, std::size_t stacks_
     Checked& c = g_checked;
     {
         std::lock_guard lk(g_registry_mutex);
-        if (g_dirty) rebuild_locked();
         c.sections.clear();
         for (auto& s : g_sections) c.sections.push_back(s.get());
     }
@@ -666,100 +613,135 @@ void warp_completed(unsigned warp, unsigned group)
 }
 
 void end_launch() { g_active.store(nullptr, std::memory_order_relaxed); }
+
+void set_loading_module(int module)
+{
+    std::lock_guard lk(g_registry_mutex);
+    g_loading_module = module;
+}
+
+void forget_module(int module)
+{
+    std::lock_guard lk(g_registry_mutex);
+    std::erase_if(g_sections, [&](const auto& s) { return s->module == module; });
+}
 } // namespace emu::detail::san
 
-// ---- registration, called from the generated TUs ----------------------------------------------------
+// ---- registration, called from the generated TUs and the checked kernels --------------------------------
 namespace emu
 {
 bool register_shared_section(const char* begin, const char* end)
 {
+    using namespace detail::san;
     if (!begin || end <= begin) return false;
-    std::lock_guard lk(detail::san::g_registry_mutex);
-    const auto lo = reinterpret_cast<std::uintptr_t>(begin), hi = reinterpret_cast<std::uintptr_t>(end);
-    for (auto& r : detail::san::g_section_ranges)
-        if (r.first == lo) return true;
-    detail::san::g_section_ranges.emplace_back(lo, hi);
-    detail::san::g_dirty = true;
+    std::lock_guard lk(g_registry_mutex);
+    const auto lo = reinterpret_cast<std::uintptr_t>(begin);
+    for (auto& s : g_sections)
+        if (s->lo == lo) return true; // every checked TU of an image registers the image's one section
+    auto s = std::make_unique<Section>();
+    s->lo = lo;
+    s->size = static_cast<std::size_t>(end - begin);
+    s->module = g_loading_module;
+    s->owner.assign(s->size, -1);
+    s->shadow.reset(s->size);
+    g_sections.push_back(std::move(s));
     return true;
 }
+
+namespace detail
+{
+void register_shared(void* padded, std::size_t padded_size, const void* value, std::size_t size, const char* name,
+    const char* file, int line)
+{
+    using namespace san;
+    auto* head = static_cast<unsigned char*>(padded);
+    if (head[0] == kRegistered) return;
+    std::lock_guard lk(g_registry_mutex);
+    const auto lo = reinterpret_cast<std::uintptr_t>(padded);
+    for (auto& s : g_sections)
+    {
+        if (lo - s->lo >= s->size) continue;
+        const int k = static_cast<int>(s->vars.size());
+        s->vars.push_back({reinterpret_cast<std::uintptr_t>(value), size, name, file, line});
+        s->touched.push_back(0);
+        const std::size_t off = lo - s->lo, beg = reinterpret_cast<std::uintptr_t>(value) - s->lo;
+        for (std::size_t b = off; b < off + padded_size && b < s->size; ++b) s->owner[b] = b >= beg && b < beg + size ? k : -k - 2;
+        std::memset(const_cast<void*>(value), 0xff, size); // NaN-filled, as at every block start
+        break;
+    }
+    head[0] = kRegistered;
+}
+} // namespace detail
 } // namespace emu
 
-// ---- the ASan callback ABI (GCC, -fsanitize=address with asan-instrumentation-with-call-threshold=0) -----
+// ---- the ThreadSanitizer callback ABI (GCC -fsanitize=thread, func-entry-exit off) ----------------------
 #define SARA_SAN_API extern "C" __attribute__((visibility("default")))
-using emu::detail::san::AsanGlobal;
 
-SARA_SAN_API void __asan_init() {}
-SARA_SAN_API void __asan_version_mismatch_check_v8() {}
-SARA_SAN_API void __asan_before_dynamic_init(const char*) {}
-SARA_SAN_API void __asan_after_dynamic_init() {}
-SARA_SAN_API void __asan_handle_no_return() {}
-
-SARA_SAN_API void __asan_register_globals(AsanGlobal* globals, std::size_t n)
-{
-    std::lock_guard lk(emu::detail::san::g_registry_mutex);
-    emu::detail::san::g_globals.emplace_back(globals, n);
-    emu::detail::san::g_dirty = true;
-}
-
-SARA_SAN_API void __asan_unregister_globals(AsanGlobal* globals, std::size_t n)
-{
-    std::lock_guard lk(emu::detail::san::g_registry_mutex);
-    auto& g = emu::detail::san::g_globals;
-    g.erase(std::remove(g.begin(), g.end(), std::pair<const AsanGlobal*, std::size_t>{globals, n}), g.end());
-    // The image is going away (a module being unloaded): its shared section goes with its globals.
-    auto& r = emu::detail::san::g_section_ranges;
-    r.erase(std::remove_if(r.begin(), r.end(), [&](const auto& s) {
-        for (std::size_t i = 0; i < n; ++i)
-            if (globals[i].beg >= s.first && globals[i].beg < s.second) return true;
-        return false;
-    }), r.end());
-    emu::detail::san::g_dirty = true;
-}
+SARA_SAN_API void __tsan_init() {}
+SARA_SAN_API void __tsan_func_entry(void*) {}
+SARA_SAN_API void __tsan_func_exit() {}
 
 #define SARA_SAN_ACCESS(size)                                                                                        \
-    SARA_SAN_API void __asan_load##size(std::uintptr_t a)                                                            \
-    { emu::detail::san::check(a, size, false, __builtin_return_address(0)); }                                        \
-    SARA_SAN_API void __asan_store##size(std::uintptr_t a)                                                           \
-    { emu::detail::san::check(a, size, true, __builtin_return_address(0)); }                                         \
-    SARA_SAN_API void __asan_load##size##_noabort(std::uintptr_t a)                                                  \
-    { emu::detail::san::check(a, size, false, __builtin_return_address(0)); }                                        \
-    SARA_SAN_API void __asan_store##size##_noabort(std::uintptr_t a)                                                 \
-    { emu::detail::san::check(a, size, true, __builtin_return_address(0)); }
+    SARA_SAN_API void __tsan_read##size(void* a)                                                                     \
+    { emu::detail::san::check(reinterpret_cast<std::uintptr_t>(a), size, false, false, __builtin_return_address(0)); } \
+    SARA_SAN_API void __tsan_write##size(void* a)                                                                    \
+    { emu::detail::san::check(reinterpret_cast<std::uintptr_t>(a), size, true, false, __builtin_return_address(0)); }  \
+    SARA_SAN_API void __tsan_unaligned_read##size(void* a)                                                           \
+    { emu::detail::san::check(reinterpret_cast<std::uintptr_t>(a), size, false, false, __builtin_return_address(0)); } \
+    SARA_SAN_API void __tsan_unaligned_write##size(void* a)                                                          \
+    { emu::detail::san::check(reinterpret_cast<std::uintptr_t>(a), size, true, false, __builtin_return_address(0)); } \
+    SARA_SAN_API void __tsan_volatile_read##size(void* a)                                                            \
+    { emu::detail::san::check(reinterpret_cast<std::uintptr_t>(a), size, false, false, __builtin_return_address(0)); } \
+    SARA_SAN_API void __tsan_volatile_write##size(void* a)                                                           \
+    { emu::detail::san::check(reinterpret_cast<std::uintptr_t>(a), size, true, false, __builtin_return_address(0)); }
 SARA_SAN_ACCESS(1)
 SARA_SAN_ACCESS(2)
 SARA_SAN_ACCESS(4)
 SARA_SAN_ACCESS(8)
 SARA_SAN_ACCESS(16)
 
-SARA_SAN_API void __asan_loadN(std::uintptr_t a, std::size_t n)
-{ if (n) emu::detail::san::check(a, n, false, __builtin_return_address(0)); }
-SARA_SAN_API void __asan_storeN(std::uintptr_t a, std::size_t n)
-{ if (n) emu::detail::san::check(a, n, true, __builtin_return_address(0)); }
-SARA_SAN_API void __asan_loadN_noabort(std::uintptr_t a, std::size_t n)
-{ if (n) emu::detail::san::check(a, n, false, __builtin_return_address(0)); }
-SARA_SAN_API void __asan_storeN_noabort(std::uintptr_t a, std::size_t n)
-{ if (n) emu::detail::san::check(a, n, true, __builtin_return_address(0)); }
+SARA_SAN_API void __tsan_read_range(void* a, unsigned long n)
+{ if (n) emu::detail::san::check(reinterpret_cast<std::uintptr_t>(a), n, false, false, __builtin_return_address(0)); }
+SARA_SAN_API void __tsan_write_range(void* a, unsigned long n)
+{ if (n) emu::detail::san::check(reinterpret_cast<std::uintptr_t>(a), n, true, false, __builtin_return_address(0)); }
 
-SARA_SAN_API void* __asan_memcpy(void* d, const void* s, std::size_t n)
-{
-    if (n)
-    {
-        emu::detail::san::check(reinterpret_cast<std::uintptr_t>(s), n, false, __builtin_return_address(0));
-        emu::detail::san::check(reinterpret_cast<std::uintptr_t>(d), n, true, __builtin_return_address(0));
+// Atomics: checked as atomic accesses (they do not race with each other), then done for real (sequentially
+// consistent, whatever order the kernel asked for: at least as strong).
+#define SARA_SAN_CHECK_ATOMIC(p, write)                                                                              \
+    emu::detail::san::check(reinterpret_cast<std::uintptr_t>(p), sizeof(*(p)), write, true, __builtin_return_address(0))
+#define SARA_SAN_ATOMICS(bits, T)                                                                                    \
+    SARA_SAN_API T __tsan_atomic##bits##_load(const volatile T* a, int)                                              \
+    { SARA_SAN_CHECK_ATOMIC(a, false); return __atomic_load_n(a, __ATOMIC_SEQ_CST); }                                 \
+    SARA_SAN_API void __tsan_atomic##bits##_store(volatile T* a, T v, int)                                           \
+    { SARA_SAN_CHECK_ATOMIC(a, true); __atomic_store_n(a, v, __ATOMIC_SEQ_CST); }                                     \
+    SARA_SAN_API T __tsan_atomic##bits##_exchange(volatile T* a, T v, int)                                           \
+    { SARA_SAN_CHECK_ATOMIC(a, true); return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); }                           \
+    SARA_SAN_API T __tsan_atomic##bits##_fetch_add(volatile T* a, T v, int)                                          \
+    { SARA_SAN_CHECK_ATOMIC(a, true); return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }                            \
+    SARA_SAN_API T __tsan_atomic##bits##_fetch_sub(volatile T* a, T v, int)                                          \
+    { SARA_SAN_CHECK_ATOMIC(a, true); return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST); }                            \
+    SARA_SAN_API T __tsan_atomic##bits##_fetch_and(volatile T* a, T v, int)                                          \
+    { SARA_SAN_CHECK_ATOMIC(a, true); return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST); }                            \
+    SARA_SAN_API T __tsan_atomic##bits##_fetch_or(volatile T* a, T v, int)                                           \
+    { SARA_SAN_CHECK_ATOMIC(a, true); return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST); }                             \
+    SARA_SAN_API T __tsan_atomic##bits##_fetch_xor(volatile T* a, T v, int)                                          \
+    { SARA_SAN_CHECK_ATOMIC(a, true); return __atomic_fetch_xor(a, v, __ATOMIC_SEQ_CST); }                            \
+    SARA_SAN_API T __tsan_atomic##bits##_fetch_nand(volatile T* a, T v, int)                                         \
+    { SARA_SAN_CHECK_ATOMIC(a, true); return __atomic_fetch_nand(a, v, __ATOMIC_SEQ_CST); }                           \
+    SARA_SAN_API int __tsan_atomic##bits##_compare_exchange_strong(volatile T* a, T* c, T v, int, int)               \
+    { SARA_SAN_CHECK_ATOMIC(a, true); return __atomic_compare_exchange_n(a, c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); } \
+    SARA_SAN_API int __tsan_atomic##bits##_compare_exchange_weak(volatile T* a, T* c, T v, int, int)                 \
+    { SARA_SAN_CHECK_ATOMIC(a, true); return __atomic_compare_exchange_n(a, c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); } \
+    SARA_SAN_API T __tsan_atomic##bits##_compare_exchange_val(volatile T* a, T c, T v, int, int)                     \
+    {                                                                                                                \
+        SARA_SAN_CHECK_ATOMIC(a, true);                                                                              \
+        __atomic_compare_exchange_n(a, &c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                            \
+        return c;                                                                                                    \
     }
-    return std::memcpy(d, s, n);
-}
-SARA_SAN_API void* __asan_memmove(void* d, const void* s, std::size_t n)
-{
-    if (n)
-    {
-        emu::detail::san::check(reinterpret_cast<std::uintptr_t>(s), n, false, __builtin_return_address(0));
-        emu::detail::san::check(reinterpret_cast<std::uintptr_t>(d), n, true, __builtin_return_address(0));
-    }
-    return std::memmove(d, s, n);
-}
-SARA_SAN_API void* __asan_memset(void* d, int c, std::size_t n)
-{
-    if (n) emu::detail::san::check(reinterpret_cast<std::uintptr_t>(d), n, true, __builtin_return_address(0));
-    return std::memset(d, c, n);
-}
+SARA_SAN_ATOMICS(8, std::uint8_t)
+SARA_SAN_ATOMICS(16, std::uint16_t)
+SARA_SAN_ATOMICS(32, std::uint32_t)
+SARA_SAN_ATOMICS(64, std::uint64_t)
+
+SARA_SAN_API void __tsan_atomic_thread_fence(int) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+SARA_SAN_API void __tsan_atomic_signal_fence(int) { __atomic_signal_fence(__ATOMIC_SEQ_CST); }

@@ -2,7 +2,7 @@
 //
 // Device memory (sara_emu_malloc) is recorded in a table. In sanitizer mode every allocation is its own mapping:
 // guard pages, redzones on both sides, no rounding, contents NaN-filled. A checked launch runs the instrumented
-// variant of a kernel (every load and store calls __asan_loadN/__asan_storeN, implemented in sanitizer.cpp) on
+// variant of a kernel (every load, store and atomic calls a __tsan_* hook, implemented in sanitizer.cpp) on
 // one worker and checks, per access: memcheck (global accesses against the allocations, shared accesses against
 // each __shared__ array and the dynamic area, both with redzones), racecheck and initcheck (shadow state per byte
 // of shared memory: last writer, last readers, barrier interval, warp synchronisation). The runtime reports the
@@ -37,10 +37,14 @@ bool find_allocation(const void* p, Span& out);
 /// Returns the dynamic shared area (with redzones) the kernel must use.
 void* begin_launch(const Launch& launch, const char* stacks, std::size_t stacks_bytes, unsigned threads);
 void begin_block();
-/// The barrier interval (or the block) ended; returns an initcheck message for a read of unwritten shared memory in
-/// it that no other thread's write raced with, or "".
+/// The barrier interval (or the block) ended; returns the interval's first racecheck finding, else its first
+/// initcheck finding (a read of unwritten shared memory no other thread's write raced with), or "".
 std::string barrier_completed();
 std::string end_block();
 void warp_completed(unsigned warp, unsigned group);
 void end_launch();
+
+/// Modules (sara_emu_load_module): the shared section registered while a module loads belongs to it.
+void set_loading_module(int module);
+void forget_module(int module);
 } // namespace emu::detail::san
