@@ -35,36 +35,49 @@ Task("Build")
     DotNetBuild("Sara.Native.sln", new DotNetBuildSettings { Configuration = configuration });
 });
 
+// The emulator kernel tests (tests/sanitizer-pass.filter) run a second time in sanitizer mode: the checked variant of
+// every kernel (memcheck, racecheck, initcheck, synccheck; kernels/emu/README.md), its launches replayed under a
+// second schedule. The first pass replays every launch forward and reverse (tests/Sara.Tests/TestSetup.cs).
+const string SanitizerSchedules = "shuffle:1,reverse";
+
 Task("Test")
-    .Description("All tests; the summary line 'N passed, N failed, N skipped' is written to artifacts/test-results/summary.txt.")
+    .Description("All tests, then the emulator kernel tests in sanitizer mode; the summary line 'N passed, N failed, N skipped' " +
+                 "(both passes) is written to artifacts/test-results/summary.txt.")
     .IsDependentOn("Build")
     .Does(() =>
 {
     CleanDirectory(testResults);
-    var rc = StartProcess("dotnet", new ProcessSettings
+    int RunTests(string trx, string extraArgs, IDictionary<string, string> env) => StartProcess("dotnet", new ProcessSettings
     {
         Arguments = $"test tests/Sara.Tests -c {configuration} --no-build --results-directory \"{testResults}\" " +
-                    "--logger \"trx;LogFileName=results.trx\" --logger \"console;verbosity=normal\"",
+                    $"--logger \"trx;LogFileName={trx}\" --logger \"console;verbosity=normal\" {extraArgs}",
         WorkingDirectory = root.FullPath,
+        EnvironmentVariables = env,
     });
-    var trx = testResults.CombineWithFilePath("results.trx").FullPath;
-    string summary;
-    if (System.IO.File.Exists(trx))
+    var rc = RunTests("results.trx", "", new Dictionary<string, string>());
+    var filter = System.IO.File.ReadAllText(root.CombineWithFilePath("tests/sanitizer-pass.filter").FullPath).Trim();
+    Information($"Sanitizer pass: the emulator kernel tests again with SARA_EMU_SANITIZE=1, SARA_EMU_SCHEDULE={SanitizerSchedules}");
+    var sanitizerRc = RunTests("sanitizer.trx", $"--filter \"{filter}\"",
+        new Dictionary<string, string> { ["SARA_EMU_SANITIZE"] = "1", ["SARA_EMU_SCHEDULE"] = SanitizerSchedules });
+
+    // Count the per-test outcomes of both passes (the Counters element leaves NUnit's skipped tests out of notExecuted).
+    int passed = 0, failed = 0, skipped = 0;
+    foreach (var name in new[] { "results.trx", "sanitizer.trx" })
     {
-        // Count the per-test outcomes (the Counters element leaves NUnit's skipped tests out of notExecuted).
+        var trx = testResults.CombineWithFilePath(name).FullPath;
+        if (!System.IO.File.Exists(trx)) { failed++; continue; }
         var outcomes = XDocument.Load(trx).Descendants().Where(e => e.Name.LocalName == "UnitTestResult")
             .Select(e => (string)e.Attribute("outcome")).ToList();
-        var passed = outcomes.Count(o => o == "Passed");
-        var skipped = outcomes.Count(o => o == "NotExecuted" || o == "Inconclusive");
-        var failed = outcomes.Count - passed - skipped;
-        summary = $"{passed} passed, {failed} failed, {skipped} skipped";
+        var p = outcomes.Count(o => o == "Passed");
+        var s = outcomes.Count(o => o == "NotExecuted" || o == "Inconclusive");
+        passed += p;
+        skipped += s;
+        failed += outcomes.Count - p - s;
     }
-    else
-    {
-        summary = "0 passed, 1 failed, 0 skipped";
-    }
+    var summary = $"{passed} passed, {failed} failed, {skipped} skipped";
     System.IO.File.WriteAllText(testResults.CombineWithFilePath("summary.txt").FullPath, summary + "\n");
     if (rc != 0) throw new Exception($"dotnet test exited with {rc}: {summary}");
+    if (sanitizerRc != 0) throw new Exception($"the sanitizer pass exited with {sanitizerRc}: {summary}");
 });
 
 Task("Demo")

@@ -18,6 +18,7 @@ public sealed class FloatingPointTests : EmulatorTestBase
         var bv = EmuHost.Pinned(n, a);
         var cv = EmuHost.Pinned(n, -(1f + MathF.Pow(2, -11)));
         var outp = EmuHost.Pinned(n, float.NaN);
+        var was = Emu.Sanitizing();
         Emu.SetSanitize(sanitize);
         try
         {
@@ -25,7 +26,7 @@ public sealed class FloatingPointTests : EmulatorTestBase
         }
         finally
         {
-            Emu.SetSanitize(false);
+            Emu.SetSanitize(was);
         }
         var contracted = Emu.FmaContraction() == 1;
         TestContext.Out.WriteLine($"{Emu.Version()}: a*b+c = {outp[0]:R}");

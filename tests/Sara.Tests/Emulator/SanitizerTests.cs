@@ -10,19 +10,21 @@ namespace Sara.Tests.Emulator;
 public sealed class SanitizerTests : EmulatorTestBase
 {
     private string _schedule = "";
+    private bool _sanitizing;
 
     [SetUp]
     public void SanitizerOn()
     {
         _schedule = Emu.Schedule();
+        _sanitizing = Emu.Sanitizing();
         Emu.SetSanitize(true);
         Assert.That(Emu.SetSchedule("forward"), Is.Zero);
     }
 
     [TearDown]
-    public void SanitizerOff()
+    public void RestoreMode()
     {
-        Emu.SetSanitize(false);
+        Emu.SetSanitize(_sanitizing);
         Assert.That(Emu.SetSchedule(_schedule), Is.Zero);
     }
 

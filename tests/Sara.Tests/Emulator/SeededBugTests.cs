@@ -14,6 +14,7 @@ public sealed class SeededBugTests : EmulatorTestBase
 {
     private Dictionary<string, string> _modules = new();
     private string _schedule = "";
+    private bool _sanitizing;
 
     public static IEnumerable<TestCaseData> Bugs()
         => SeededBugs.All.Select(b => new TestCaseData(b).SetName($"SeededBug({b.Name})"));
@@ -25,14 +26,15 @@ public sealed class SeededBugTests : EmulatorTestBase
     public void SanitizerOn()
     {
         _schedule = Emu.Schedule();
+        _sanitizing = Emu.Sanitizing();
         Assert.That(Emu.SetSchedule("forward"), Is.Zero);
         Emu.SetSanitize(true);
     }
 
     [TearDown]
-    public void SanitizerOff()
+    public void RestoreMode()
     {
-        Emu.SetSanitize(false);
+        Emu.SetSanitize(_sanitizing);
         Assert.That(Emu.SetSchedule(_schedule), Is.Zero);
     }
 

@@ -247,5 +247,4 @@ public static class SeededBugs
         using var vt = b.Empty(l, n);
         b.SmallSvd(bt, s, u, vt);
     }
-
 }
