@@ -2,13 +2,15 @@ using Sara.Bindings;
 using Sara.Tests.Support;
 using Emu = Sara.Bindings.Emulator;
 
+[assembly: LogRandomSeed]
+
 namespace Sara.Tests;
 
 /// <summary>
-/// Points the resolver at this checkout's emulator even when the test binaries live outside the tree, and makes every
-/// emulator launch of the run go through two schedules (threads and blocks forward, then reverse, from the same
-/// inputs): kernels are deterministic by design, so any difference in the bits of a buffer fails the launch as a race.
-/// SARA_EMU_SCHEDULE, when set, decides instead (the sanitizer pass of CI uses it).
+/// Points the resolver at this checkout's emulator even when the test binaries live outside the tree; says the run's
+/// seed; and makes every emulator launch of the run go through two schedules (threads and blocks forward, then
+/// reverse, from the same inputs): kernels are deterministic by design, so any difference in the bits of a buffer
+/// fails the launch as a race. SARA_EMU_SCHEDULE, when set, decides instead (the sanitizer pass of CI uses it).
 /// </summary>
 [SetUpFixture]
 public sealed class TestSetup
@@ -22,5 +24,7 @@ public sealed class TestSetup
             Environment.SetEnvironmentVariable("SARA_EMU_LIBRARY", RepositoryPaths.EmulatorLibrary);
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("SARA_EMU_SCHEDULE")) && NativeLibraries.IsAvailable(Lib.Emulator))
             Assert.That(Emu.SetSchedule(DefaultSchedules), Is.Zero, Emu.LastError());
+        TestContext.Progress.WriteLine($"random test inputs: {TestSeeds.Variable}={TestSeeds.RunSeed}{(TestSeeds.Forced ? " (forced)" : "")}; " +
+                                       "a failing test's output repeats it with the command that replays its inputs");
     }
 }
