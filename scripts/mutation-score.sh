@@ -6,7 +6,7 @@
 # check of lr_tile_product, __syncthreads -> __syncwarp in sara_column_sum, sara_warp_sum's mask 0x0000ffff).
 # For each: the copy of kernels/ in a scratch folder is mutated, the emulator rebuilt there (only the mutated file's
 # objects), and the emulator kernel tests (tests/sanitizer-pass.filter) run in sanitizer mode against it
-# (SARA_EMU_LIBRARY), stopping at the first failure. A mutant is killed when the run fails. Prints one line per
+# (SARA_EMU_LIBRARY), stopped at the first failed test. A mutant is killed when the run fails. Prints one line per
 # mutant and `killed K of N`; exits 1 when a mutant survives. The unmodified kernels must pass first.
 # Needs a build (./build.sh --target=Build); about 1-2 minutes per surviving mutant, less per killed one.
 #
@@ -27,11 +27,26 @@ build() {
   cmake --build "$work/build" -j"$(nproc)" > "$work/build.log" 2>&1 ||
     { echo "mutation-score: the emulator does not build:"; tail -n 20 "$work/build.log"; return 1; }
 }
-run_tests() { # exit code of the sanitizer-mode test run against the scratch library; first failure in $work/first
-  local rc=0
+run_tests() { # status of the sanitizer-mode test run against the scratch library; stops at the first failed test
+  local pid rc=0
+  # Its own process group, so the whole run (dotnet test and its test host) can be stopped by id at the first
+  # failure (NUnit's StopOnError hangs the adapter).
   SARA_EMU_LIBRARY="$work/native/libsara_emu.so" SARA_EMU_SANITIZE=1 SARA_EMU_SCHEDULE="$schedule" \
-    dotnet test tests/Sara.Tests -c Release --no-build --filter "$filter" -- NUnit.StopOnError=true > "$work/test.log" 2>&1 || rc=$?
-  grep -m1 -E '^\s+Failed ' "$work/test.log" | sed -E 's/^\s+Failed //' > "$work/first" || true
+    setsid dotnet test tests/Sara.Tests -c Release --no-build --filter "$filter" --logger "console;verbosity=normal" \
+    > "$work/test.log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2> /dev/null; do
+    if grep -qE '^\s+Failed ' "$work/test.log" 2> /dev/null; then
+      kill -- "-$pid" 2> /dev/null || true
+      break
+    fi
+    sleep 1
+  done
+  wait "$pid" || rc=$?
+  { grep -m1 -E '^\s+Failed ' "$work/test.log" | sed -E 's/^\s+Failed //'; } > "$work/first" || true
+  # The check that fired (the first sanitizer diagnostic in the failure's message), or that the values were wrong.
+  grep -m1 -oE '(memcheck|racecheck|initcheck|synccheck): [^(]{0,60}' "$work/test.log" > "$work/check" || echo "a wrong result" > "$work/check"
+  [ -s "$work/first" ] && return 1
   return $rc
 }
 
@@ -71,7 +86,7 @@ mutate() {
     echo "  SURVIVED $file: $label ($((SECONDS - t0)) s)"
     survivors+=("$file: $label")
   else
-    echo "  killed  $file: $label ($((SECONDS - t0)) s) by $(cut -c1-140 "$work/first")"
+    echo "  killed  $file: $label ($((SECONDS - t0)) s): $(cat "$work/check") in $(cut -c1-100 "$work/first")"
     killed=$((killed + 1))
   fi
   cp "$work/original" "$target"

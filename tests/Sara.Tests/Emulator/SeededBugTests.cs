@@ -67,6 +67,14 @@ public sealed class SeededBugTests : EmulatorTestBase
     }
 
     [Test]
+    public void AModuleThatDoesNotLoadFailsWithTheLoadersMessage()
+    {
+        Assert.That(Emu.LoadModule("/nonexistent/sara-mutant.so"), Is.EqualTo((nint)0));
+        Assert.That(Emu.LastError(), Does.StartWith("sara_emu_load_module: ").And.Contain("/nonexistent/sara-mutant.so"));
+        Assert.That(Emu.UnloadModule(0), Is.Not.Zero);
+    }
+
+    [Test]
     public void EveryClassAndEveryKernelFamilyIsSeeded()
     {
         Assert.That(SeededBugs.All, Has.Length.GreaterThanOrEqualTo(15));
