@@ -11,7 +11,7 @@
 # Needs a build (./build.sh --target=Build); about 1-2 minutes per surviving mutant, less per killed one.
 #
 #   scripts/mutation-score.sh [FILE...]     FILE: kernel files to mutate (default: all, e.g. svd.cu reduce.cu)
-# Env: SARA_MUTATION_SCHEDULE (default shuffle:1), SARA_MUTATION_KEEP=1 keeps the scratch folder.
+# Env: SARA_MUTATION_SCHEDULE (default shuffle:1), SARA_MUTATION_KEEP=1 keeps the scratch folder (with each mutant's log).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +37,7 @@ run_tests() { # status of the sanitizer-mode test run against the scratch librar
   pid=$!
   while kill -0 "$pid" 2> /dev/null; do
     if grep -qE '^\s+Failed ' "$work/test.log" 2> /dev/null; then
+      sleep 3 # the failure's message follows its line
       kill -- "-$pid" 2> /dev/null || true
       break
     fi
@@ -67,6 +68,7 @@ fi
 
 killed=0
 total=0
+total_logs=0
 survivors=()
 # mutate FILE LABEL PERL-SUBSTITUTION: applies it to the scratch copy of FILE, rebuilds, tests, restores.
 mutate() {
@@ -78,7 +80,9 @@ mutate() {
     return
   fi
   total=$((total + 1))
-  local t0=$SECONDS
+  local t0=$SECONDS log
+  total_logs=$((total_logs + 1))
+  log="$work/mutant-$total_logs.log"
   if ! build; then
     echo "  killed  $file: $label (does not compile)"
     killed=$((killed + 1))
@@ -89,6 +93,7 @@ mutate() {
     echo "  killed  $file: $label ($((SECONDS - t0)) s): $(cat "$work/check") in $(cut -c1-100 "$work/first")"
     killed=$((killed + 1))
   fi
+  cp "$work/test.log" "$log" 2> /dev/null || true
   cp "$work/original" "$target"
 }
 
