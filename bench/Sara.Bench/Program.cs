@@ -1,11 +1,33 @@
 // Program.cs — runs the suite with a short in-process BenchmarkDotNet job and writes the ratio table to --results.
 // Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--rounds N] [--only layers,svd,adamw,machine]
 // Device: SARA_DEVICE=cpu|emu|cuda (default: the GPU when present, else cpu).
+// Or: dotnet run --project bench/Sara.Bench -c Release -- --census [--write bench/README.md]: the launch census of a SARA and
+// Mo-SARA training step at T = n = m = 4096, k = 16, 32, 64 (dry runs on the emulator), as bench/README.md shows it.
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Sara.Bench;
+
+if (args.Length > 0 && args[0] == "--census")
+{
+    var section = Sara.Tests.Census.CensusReport.ReadmeSection(Sara.Tests.Census.CensusReport.StaticSharedFromNvrtc());
+    if (args.Length == 3 && args[1] == "--write")
+    {
+        var text = File.ReadAllText(args[2]);
+        int begin = text.IndexOf(Sara.Tests.Census.CensusReport.ReadmeBegin, StringComparison.Ordinal),
+            end = text.IndexOf(Sara.Tests.Census.CensusReport.ReadmeEnd, StringComparison.Ordinal);
+        if (begin < 0 || end < begin)
+        {
+            Console.Error.WriteLine($"{args[2]} has no census section ({Sara.Tests.Census.CensusReport.ReadmeBegin} ... {Sara.Tests.Census.CensusReport.ReadmeEnd}).");
+            return 2;
+        }
+        File.WriteAllText(args[2], text[..begin] + section + text[(end + Sara.Tests.Census.CensusReport.ReadmeEnd.Length + Environment.NewLine.Length)..]);
+        Console.WriteLine($"census written to {args[2]}");
+    }
+    else Console.Write(section);
+    return 0;
+}
 
 var results = "bench/results";
 var iterations = 15;
