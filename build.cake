@@ -57,8 +57,16 @@ Task("Test")
     var rc = RunTests("results.trx", "", new Dictionary<string, string>());
     var filter = System.IO.File.ReadAllText(root.CombineWithFilePath("tests/sanitizer-pass.filter").FullPath).Trim();
     Information($"Sanitizer pass: the emulator kernel tests again with SARA_EMU_SANITIZE=1, SARA_EMU_SCHEDULE={SanitizerSchedules}");
+    var coverage = testResults.CombineWithFilePath("sanitizer-kernels.tsv").FullPath;
     var sanitizerRc = RunTests("sanitizer.trx", $"--filter \"{filter}\"",
-        new Dictionary<string, string> { ["SARA_EMU_SANITIZE"] = "1", ["SARA_EMU_SCHEDULE"] = SanitizerSchedules });
+        new Dictionary<string, string> { ["SARA_EMU_SANITIZE"] = "1", ["SARA_EMU_SCHEDULE"] = SanitizerSchedules, ["SARA_EMU_COVERAGE"] = coverage });
+    // Every kernel of kernels/*.cu must have run clean in its checked variant at least once in that pass.
+    var notRunChecked = System.IO.File.Exists(coverage)
+        ? System.IO.File.ReadAllLines(coverage).Select(l => l.Split('\t'))
+            .Where(f => f.Length == 3 && !f[0].StartsWith("emu_selftest_") && f[2] == "0").Select(f => f[0]).ToList()
+        : new List<string> { "(no kernel list: the sanitizer pass did not finish)" };
+    if (notRunChecked.Count > 0) Error($"Sanitizer pass: no clean checked launch of {string.Join(", ", notRunChecked)}");
+    else Information($"Sanitizer pass: every kernel ran clean in its checked variant ({System.IO.File.ReadAllLines(coverage).Length} kernels)");
 
     // Count the per-test outcomes of both passes (the Counters element leaves NUnit's skipped tests out of notExecuted).
     int passed = 0, failed = 0, skipped = 0;
@@ -74,10 +82,12 @@ Task("Test")
         skipped += s;
         failed += outcomes.Count - p - s;
     }
+    if (notRunChecked.Count > 0) failed++;
     var summary = $"{passed} passed, {failed} failed, {skipped} skipped";
     System.IO.File.WriteAllText(testResults.CombineWithFilePath("summary.txt").FullPath, summary + "\n");
     if (rc != 0) throw new Exception($"dotnet test exited with {rc}: {summary}");
     if (sanitizerRc != 0) throw new Exception($"the sanitizer pass exited with {sanitizerRc}: {summary}");
+    if (notRunChecked.Count > 0) throw new Exception($"kernels the sanitizer pass did not run: {string.Join(", ", notRunChecked)}: {summary}");
 });
 
 Task("Demo")

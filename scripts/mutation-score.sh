@@ -3,7 +3,8 @@
 #
 # Mutants: each `__syncthreads();` and `__syncwarp(...);` statement of kernels/*.cu and kernels/common.cuh deleted
 # one at a time, plus the three seeded bugs of issue 10's table that are not barrier deletions (the L-tile bounds
-# check of lr_tile_product, __syncthreads -> __syncwarp in sara_column_sum, sara_warp_sum's mask 0x0000ffff).
+# check of lr_fetch in the split-K rank-k partials, __syncthreads -> __syncwarp in sara_column_sum, sara_warp_sum's
+# mask 0x0000ffff).
 # For each: the copy of kernels/ in a scratch folder is mutated, the emulator rebuilt there (only the mutated file's
 # objects), and the emulator kernel tests (tests/sanitizer-pass.filter) run in sanitizer mode against it
 # (SARA_EMU_LIBRARY), stopped at the first failed test. A mutant is killed when the run fails. Prints one line per
@@ -108,8 +109,8 @@ done
 
 # The table's seeded bugs that are not barrier deletions (exact text of the current kernels).
 for spec in \
-  'lowrank.cu|L-tile load without its bounds check|s/\(t < T && i < d\) \? (L\[\(long\)t \* d \+ i\]) : 0\.f/$1/' \
-  'reduce.cu|sara_column_sum barrier as __syncwarp|s/(red\[group\]\[lane\] = sum;\s*)__syncthreads\(\);/$1__syncwarp();/' \
+  'lowrank.cu|L-tile load without its bounds check|s/\(t >= T \|\| i >= d\) \? lr_zero4\(\) : (vec \? sara_ld4\(L, o\))/$1/' \
+  'reduce.cu|sara_column_sum barrier as __syncwarp|s/(red\[warp\]\[lane \* V \+ v\] = sum\[v\];\s*)__syncthreads\(\);/$1__syncwarp();/' \
   'common.cuh|sara_warp_sum mask 0x0000ffff|s/(v \+= __shfl_xor_sync\()SARA_FULL_MASK/${1}0x0000ffffu/'; do
   IFS='|' read -r file label expr <<< "$spec"
   if [ ${#@} -eq 0 ] || printf '%s\n' "${files[@]}" | grep -qx "$file"; then mutate "$file" "$label" "$expr"; fi

@@ -34,6 +34,13 @@ public static partial class Emulator
     /// <summary>Name of kernel <paramref name="index"/> (0 .. KernelCount-1), or null when out of range.</summary>
     public static string? KernelName(int index) => Marshal.PtrToStringUTF8(KernelNameNative(index));
 
+    /// <summary>
+    /// Launches of kernel <paramref name="index"/> since load that finished without an error or a finding: in the fast
+    /// variant (<paramref name="checkedVariant"/> false) or the checked one (sanitizer mode).
+    /// </summary>
+    [LibraryImport(Lib.Emulator, EntryPoint = "sara_emu_kernel_clean_launches")]
+    public static partial ulong KernelCleanLaunches(int index, [MarshalAs(UnmanagedType.I4)] bool checkedVariant);
+
     /// <summary>Worker threads for later launches; n &lt;= 0 restores the default (hardware concurrency).</summary>
     [LibraryImport(Lib.Emulator, EntryPoint = "sara_emu_set_threads")]
     public static partial void SetThreads(int n);

@@ -218,6 +218,14 @@ SARA_EMU_API int sara_emu_launch(void* fn, unsigned gx, unsigned gy, unsigned gz
         return emu::fail(name + ": dynamic shared memory " + std::to_string(dynamic_shared_bytes) +
             " bytes exceeds 227 KiB (232448 bytes)");
 
+#if defined(SARA_EMU_FMA_CONTRACT)
+    // The kernels were compiled with -mfma (the build machine had FMA): on a CPU without it they would stop the
+    // process with an illegal instruction. (This file itself is built without -mfma.)
+    static const bool cpu_has_fma = [] { __builtin_cpu_init(); return __builtin_cpu_supports("fma") != 0; }();
+    if (!cpu_has_fma)
+        return emu::fail(name + ": this libsara_emu.so was built with FMA contraction (-mfma) and this CPU has no FMA; "
+            "rebuild it here (cmake -DSARA_EMU_FMA=OFF, or on this machine)");
+#endif
     // The checked variant in sanitizer mode, and for kernels that only have it (modules).
     const int variant = (san::enabled() || !k->fn[emu::kFast]) && k->fn[emu::kChecked] ? emu::kChecked : emu::kFast;
     emu::Schedules schedules;
@@ -233,6 +241,7 @@ SARA_EMU_API int sara_emu_launch(void* fn, unsigned gx, unsigned gy, unsigned gz
     if (!schedules.replay || !emu::snapshot(k, params, snaps))
     {
         if (emu::run(k, params, variant, schedules.first, grid, block, dynamic_shared_bytes, error)) return emu::fail(error);
+        __atomic_fetch_add(&k->clean[variant], 1, __ATOMIC_RELAXED);
         return 0;
     }
 
@@ -264,6 +273,7 @@ SARA_EMU_API int sara_emu_launch(void* fn, unsigned gx, unsigned gy, unsigned gz
             " differs first at byte " + std::to_string(at) + " (word " + words + "); a race (a missing barrier, "
             "or a result that depends on the order of threads or blocks)");
     }
+    __atomic_fetch_add(&k->clean[variant], 1, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -280,6 +290,15 @@ SARA_EMU_API const char* sara_emu_kernel_name(int i)
     std::lock_guard lk(emu::table_mutex());
     if (i < 0 || i >= static_cast<int>(emu::table().size())) return nullptr;
     return emu::table()[static_cast<std::size_t>(i)]->name;
+}
+
+/// Launches of kernel i (as sara_emu_kernel_name) that finished without an error or a finding, in variant 0 (fast)
+/// or 1 (checked, sanitizer mode); 0 for an index out of range.
+SARA_EMU_API unsigned long long sara_emu_kernel_clean_launches(int i, int variant)
+{
+    std::lock_guard lk(emu::table_mutex());
+    if (i < 0 || i >= static_cast<int>(emu::table().size()) || variant < 0 || variant > 1) return 0;
+    return __atomic_load_n(&emu::table()[static_cast<std::size_t>(i)]->clean[variant], __ATOMIC_RELAXED);
 }
 
 SARA_EMU_API void sara_emu_set_threads(int n) { emu::detail::set_worker_threads(n); }

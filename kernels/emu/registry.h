@@ -30,6 +30,7 @@ struct KernelEntry
     std::uint64_t pointer_params = 0;         // bit i: parameter i is a pointer (a device buffer)
     const char* signature = "";               // the parameter list as written in the .cu (names for messages)
     int module = 0;                           // 0: libsara_emu itself; otherwise the module that registered it
+    mutable std::uint64_t clean[2] = {0, 0};  // by Variant: launches that finished without an error or a finding
 };
 
 /// Adds (or completes) a kernel's table entry (called from static initialisers); returns true.

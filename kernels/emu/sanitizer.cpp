@@ -658,6 +658,23 @@ void register_shared(void* padded, std::size_t padded_size, const void* value, s
     if (head[0] == kRegistered) return;
     std::lock_guard lk(g_registry_mutex);
     const auto lo = reinterpret_cast<std::uintptr_t>(padded);
+    Section* own = nullptr;
+    if (std::none_of(g_sections.begin(), g_sections.end(), [&](const auto& s) { return lo - s->lo < s->size; }))
+    {
+        // GCC drops the section attribute of a static local in a function template (col_block<V>'s and lr_partial's
+        // arrays land in .bss): such an array becomes a section of its own, owned by the module of the kernel
+        // running it, and joins the checks of the launch in flight.
+        auto sec = std::make_unique<Section>();
+        sec->lo = lo;
+        sec->size = padded_size;
+        const Checked* active = g_active.load(std::memory_order_relaxed);
+        sec->module = active && active->launch ? active->launch->kernel->module : g_loading_module;
+        sec->owner.assign(sec->size, -1);
+        sec->shadow.reset(sec->size);
+        own = sec.get();
+        g_sections.push_back(std::move(sec));
+        if (active) g_checked.sections.push_back(own);
+    }
     for (auto& s : g_sections)
     {
         if (lo - s->lo >= s->size) continue;

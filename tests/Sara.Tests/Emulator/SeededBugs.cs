@@ -42,18 +42,21 @@ public static class SeededBugs
         new("svd-cholesky-maxdiag-barrier", "racecheck", "sara_svd_cholesky", "svd.cu", "svd.cu",
             "maxdiag_s = mx;\n    }\n    __syncthreads();", "maxdiag_s = mx;\n    }",
             (b, r) => Cholesky(b, r, 40)),
-        new("lowrank-ltile-bounds", "memcheck", "sara_lowrank_fwd", "lowrank.cu", "lowrank.cu",
-            "Ls[c][r] = (t < T && i < d) ? L[(long)t * d + i] : 0.f;", "Ls[c][r] = L[(long)t * d + i];",
+        // Issue 12 rewrote the kernels of three rows; each bug is re-seeded in the code that now does the job:
+        // the L-tile load is lr_fetch of the split-K partial (rows t >= T of a ragged T read past X), the column sum
+        // stages its 8 warps' sums in red[8][..] for warp 0, and sara_warp_sum now serves the router (softmax over
+        // experts); svd_block_sums128 remains in sara_svd_normalize_rows (the Jacobi step gave way to Gram + syevd).
+        new("lowrank-ltile-bounds", "memcheck", "sara_lowrank_fwd_partial_k16", "lowrank.cu", "lowrank.cu",
+            "lr[q] = (t >= T || i >= d) ? lr_zero4() : vec ? sara_ld4(L, o) : lr_ld4_tail(L, o, d - i);",
+            "lr[q] = vec ? sara_ld4(L, o) : lr_ld4_tail(L, o, d - i);",
             (b, r) => LowRankForward(b, r, 70, 45, 5)),
         new("reduce-column-sum-syncwarp", "racecheck", "sara_column_sum", "reduce.cu", "reduce.cu",
-            "red[group][lane] = sum;\n    __syncthreads();", "red[group][lane] = sum;\n    __syncwarp();",
-            (b, r) => ColumnSum(b, r, 40, 20)),
-        new("common-warp-sum-mask", "synccheck", "sara_softmax_xent", "losses.cu", "common.cuh",
+            "red[warp][lane * V + v] = sum[v];\n    __syncthreads();", "red[warp][lane * V + v] = sum[v];\n    __syncwarp();",
+            (b, r) => ColumnSum(b, r, 40, 40)),
+        new("common-warp-sum-mask", "synccheck", "sara_routing_fwd", "routing.cu", "common.cuh",
             "v += __shfl_xor_sync(SARA_FULL_MASK, v, o);", "v += __shfl_xor_sync(0x0000ffffu, v, o);",
-            (b, r) => SoftmaxCrossEntropy(b, r, 10, 7)),
-        // In sara_svd_row_norms only thread 0 uses the totals, so the compiler moves the other threads' read of them
-        // under `if (threadIdx.x == 0)`: no racing access is left there. Every thread of the Jacobi step uses them.
-        new("svd-block-sums-second-barrier", "racecheck", "sara_svd_jacobi_step", "svd.cu", "svd.cu",
+            (b, r) => Router(b, r, 20, 6, 40, 2)),
+        new("svd-block-sums-second-barrier", "racecheck", "sara_svd_normalize_rows", "svd.cu", "svd.cu",
             "totals[threadIdx.x] = t;\n    }\n    __syncthreads();", "totals[threadIdx.x] = t;\n    }",
             (b, r) => SmallSvd(b, r, 6, 300)),
 
@@ -75,7 +78,7 @@ public static class SeededBugs
         new("routing-bwd-params-loop-barrier", "racecheck", "sara_routing_bwd_params", "routing.cu", "routing.cu",
             "accWg[r] = fmaf(sDp[tt][e], hv, accWg[r]);\n }\n }\n }\n __syncthreads();",
             "accWg[r] = fmaf(sDp[tt][e], hv, accWg[r]);\n }\n }\n }",
-            (b, r) => Router(b, r, 100, 6, 40, 2)),
+            (b, r) => RouterParams(b, r, 80, 6, 40, 40)),
 
         // ---- barriers in divergent code ---------------------------------------------------------------------
         new("svd-cholesky-divergent-barrier", "synccheck", "sara_svd_cholesky", "svd.cu", "svd.cu",
@@ -84,8 +87,8 @@ public static class SeededBugs
         new("routing-bwd-params-divergent-barrier", "synccheck", "sara_routing_bwd_params", "routing.cu", "routing.cu",
             "accWg[r] = fmaf(sDp[tt][e], hv, accWg[r]);\n }\n }\n }\n __syncthreads();",
             "accWg[r] = fmaf(sDp[tt][e], hv, accWg[r]);\n }\n }\n }\n if (warp < 4) __syncthreads();",
-            (b, r) => Router(b, r, 100, 6, 40, 2)),
-        new("svd-block-sums-divergent-barrier", "synccheck", "sara_svd_jacobi_step", "svd.cu", "svd.cu",
+            (b, r) => RouterParams(b, r, 80, 6, 40, 40)),
+        new("svd-block-sums-divergent-barrier", "synccheck", "sara_svd_normalize_rows", "svd.cu", "svd.cu",
             "red[q][threadIdx.x] = v[q];\n    __syncthreads();", "red[q][threadIdx.x] = v[q];\n    if (threadIdx.x < count) __syncthreads();",
             (b, r) => SmallSvd(b, r, 6, 50)),
 
@@ -98,14 +101,14 @@ public static class SeededBugs
         new("losses-softmax-row-guard", "memcheck", "sara_softmax_xent", "losses.cu", "losses.cu",
             "if (t >= T) return;", "if (t > T) return;",
             (b, r) => SoftmaxCrossEntropy(b, r, 13, 9)),
-        new("lowrank-fwd-rank-edge", "memcheck", "sara_lowrank_fwd", "lowrank.cu", "lowrank.cu",
-            "if (j >= k) continue;\n            H[(long)t * k + j] = acc[a][b];", "if (j > k) continue;\n            H[(long)t * k + j] = acc[a][b];",
+        new("lowrank-fwd-rank-edge", "memcheck", "sara_lowrank_fwd_finish", "lowrank.cu", "lowrank.cu",
+            "if (j >= k) return;   // no barrier in this kernel", "if (j > k) return;   // no barrier in this kernel",
             (b, r) => LowRankForward(b, r, 20, 33, 5)),
         new("elementwise-bias-column-edge", "memcheck", "sara_add_row_vector", "elementwise.cu", "elementwise.cu",
             "y[i] += b[i % cols];", "y[i] += b[i % cols + 1];",
             (b, r) => AddRowVector(b, r, 3, 10)),
-        new("lowrank-bwd-shared-edge", "memcheck", "sara_lowrank_bwd_rank", "lowrank.cu", "lowrank.cu",
-            "if (threadIdx.x < LR_BK)", "if (threadIdx.x <= LR_BK)",
+        new("lowrank-bwd-shared-edge", "memcheck", "sara_lowrank_bwd_finish", "lowrank.cu", "lowrank.cu",
+            "for (int y = 0; y < (int)blockDim.y; y++)", "for (int y = 0; y <= (int)blockDim.y; y++)",
             (b, r) => LowRankBackward(b, r, 50, 40, 7)),
 
         // ---- uninitialised shared reads ---------------------------------------------------------------------
@@ -120,8 +123,8 @@ public static class SeededBugs
         new("elementwise-axpby-grid-stride", "memcheck", "sara_axpby", "elementwise.cu", "elementwise.cu",
             "i < n; i += (long)gridDim.x * blockDim.x)\n        y[i] = a * x[i]", "i <= n; i += (long)gridDim.x * blockDim.x)\n        y[i] = a * x[i]",
             (b, r) => Axpby(b, r, 1000)),
-        new("adamw-grid-stride", "memcheck", "sara_adamw", "adamw.cu", "adamw.cu",
-            "i < n; i += (long)gridDim.x * blockDim.x)", "i <= n; i += (long)gridDim.x * blockDim.x)",
+        new("adamw-grid-stride", "memcheck", "sara_adamw_batch", "adamw.cu", "adamw.cu",
+            "e < end; e += 128)", "e <= end; e += 128)",
             (b, r) => AdamW(b, r, 300)),
         new("svd-sum-squares-grid-stride", "memcheck", "sara_svd_sum_squares", "svd.cu", "svd.cu",
             "i < len; i += stride)", "i <= len; i += stride)",
@@ -231,6 +234,23 @@ public static class SeededBugs
         using var dWg = b.Empty(e, k);
         using var dbg = b.Empty(e);
         b.RoutingBackward(dz, h, wg, lambdas, gates, lamEff, topK, 0.01f, dh, dLambdas, dWg, dbg);
+    }
+
+    // sara_routing_bwd_params launched directly with `chunk` tokens per block: the backend picks chunk from (T, k) and
+    // gives a block more than one 32-token stage only from T = 561 at k = 512 (4356 at k = 64) on, and the loop's
+    // barriers matter only from the second stage on.
+    private static void RouterParams(Backend b, Rand r, int t, int e, int k, int chunk)
+    {
+        var runtime = ((CudaBackend)b).Runtime;
+        using var dz = Normal(b, r, t, k);
+        using var h = Normal(b, r, t, k);
+        using var gates = Normal(b, r, t, e);
+        using var dp = Normal(b, r, t, e);
+        var chunks = (t + chunk - 1) / chunk;
+        using var lamPart = b.Empty(chunks, e * k);
+        using var wgPart = b.Empty(chunks, e * k);
+        Sara.Native.Backends.Kernels.SaraRoutingBwdParams(runtime, new Dim3((uint)((k + 31) / 32), (uint)chunks), 256, 0, dz, h, gates, dp, lamPart, wgPart,
+            t, e, k, chunk);
     }
 
     private static void SumOfSquares(Backend b, Rand r, int len)
