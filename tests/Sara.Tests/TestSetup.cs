@@ -8,9 +8,9 @@ namespace Sara.Tests;
 
 /// <summary>
 /// Points the resolver at this checkout's emulator even when the test binaries live outside the tree; says the run's
-/// seed; and makes every emulator launch of the run go through two schedules (threads and blocks forward, then
-/// reverse, from the same inputs): kernels are deterministic by design, so any difference in the bits of a buffer
-/// fails the launch as a race. SARA_EMU_SCHEDULE, when set, decides instead (the sanitizer pass of CI uses it).
+/// seed; removes temp builds afterwards; and makes every emulator launch of the run go through two schedules (threads
+/// and blocks forward, then reverse, from the same inputs): kernels are deterministic by design, so any difference in
+/// the bits of a buffer fails the launch as a race. SARA_EMU_SCHEDULE, when set, decides instead (the sanitizer pass of CI uses it).
 /// With SARA_EMU_COVERAGE=FILE the run ends by writing, per emulator kernel, its clean launches in the fast and the
 /// checked variant (name, fast, checked; tab-separated): CI's sanitizer pass fails a kernel of kernels/*.cu that no
 /// test ran clean in the checked variant (build.cake).
@@ -32,8 +32,9 @@ public sealed class TestSetup
     }
 
     [OneTimeTearDown]
-    public void WriteKernelCoverage()
+    public void WriteKernelCoverageAndDeleteTempBuilds()
     {
+        FakeCudaDriver.DeleteIfBuilt();
         var file = Environment.GetEnvironmentVariable("SARA_EMU_COVERAGE");
         if (string.IsNullOrEmpty(file) || !NativeLibraries.IsAvailable(Lib.Emulator)) return;
         var lines = Enumerable.Range(0, Emu.KernelCount())
