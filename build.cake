@@ -36,9 +36,10 @@ Task("Build")
 });
 
 // The emulator kernel tests (tests/sanitizer-pass.filter) run a second time in sanitizer mode: the checked variant of
-// every kernel (memcheck, racecheck, initcheck, synccheck; kernels/emu/README.md), its launches replayed under a
-// second schedule. The first pass replays every launch forward and reverse (tests/Sara.Tests/TestSetup.cs).
-const string SanitizerSchedules = "shuffle:1,reverse";
+// every kernel (memcheck, racecheck, initcheck, synccheck; kernels/emu/README.md), under a third thread and block order.
+// The first pass already replays every launch forward and reverse (tests/Sara.Tests/TestSetup.cs); replaying the
+// checked launches too would add about half to this pass for orders the first pass has compared.
+const string SanitizerSchedules = "shuffle:1";
 
 Task("Test")
     .Description("All tests, then the emulator kernel tests in sanitizer mode; the summary line 'N passed, N failed, N skipped' " +
