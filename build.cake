@@ -35,36 +35,60 @@ Task("Build")
     DotNetBuild("Sara.Native.sln", new DotNetBuildSettings { Configuration = configuration });
 });
 
+// The emulator kernel tests (tests/sanitizer-pass.filter) run a second time in sanitizer mode: the checked variant of
+// every kernel (memcheck, racecheck, initcheck, synccheck; kernels/emu/README.md), under a third thread and block order.
+// The first pass already replays every launch forward and reverse (tests/Sara.Tests/TestSetup.cs); replaying the
+// checked launches too would add about half to this pass for orders the first pass has compared.
+const string SanitizerSchedules = "shuffle:1";
+
 Task("Test")
-    .Description("All tests; the summary line 'N passed, N failed, N skipped' is written to artifacts/test-results/summary.txt.")
+    .Description("All tests, then the emulator kernel tests in sanitizer mode; the summary line 'N passed, N failed, N skipped' " +
+                 "(both passes) is written to artifacts/test-results/summary.txt.")
     .IsDependentOn("Build")
     .Does(() =>
 {
     CleanDirectory(testResults);
-    var rc = StartProcess("dotnet", new ProcessSettings
+    int RunTests(string trx, string extraArgs, IDictionary<string, string> env) => StartProcess("dotnet", new ProcessSettings
     {
         Arguments = $"test tests/Sara.Tests -c {configuration} --no-build --results-directory \"{testResults}\" " +
-                    "--logger \"trx;LogFileName=results.trx\" --logger \"console;verbosity=normal\"",
+                    $"--logger \"trx;LogFileName={trx}\" --logger \"console;verbosity=normal\" {extraArgs}",
         WorkingDirectory = root.FullPath,
+        EnvironmentVariables = env,
     });
-    var trx = testResults.CombineWithFilePath("results.trx").FullPath;
-    string summary;
-    if (System.IO.File.Exists(trx))
+    var rc = RunTests("results.trx", "", new Dictionary<string, string>());
+    var filter = System.IO.File.ReadAllText(root.CombineWithFilePath("tests/sanitizer-pass.filter").FullPath).Trim();
+    Information($"Sanitizer pass: the emulator kernel tests again with SARA_EMU_SANITIZE=1, SARA_EMU_SCHEDULE={SanitizerSchedules}");
+    var coverage = testResults.CombineWithFilePath("sanitizer-kernels.tsv").FullPath;
+    var sanitizerRc = RunTests("sanitizer.trx", $"--filter \"{filter}\"",
+        new Dictionary<string, string> { ["SARA_EMU_SANITIZE"] = "1", ["SARA_EMU_SCHEDULE"] = SanitizerSchedules, ["SARA_EMU_COVERAGE"] = coverage });
+    // Every kernel of kernels/*.cu must have run clean in its checked variant at least once in that pass.
+    var notRunChecked = System.IO.File.Exists(coverage)
+        ? System.IO.File.ReadAllLines(coverage).Select(l => l.Split('\t'))
+            .Where(f => f.Length == 3 && !f[0].StartsWith("emu_selftest_") && f[2] == "0").Select(f => f[0]).ToList()
+        : new List<string> { "(no kernel list: the sanitizer pass did not finish)" };
+    if (notRunChecked.Count > 0) Error($"Sanitizer pass: no clean checked launch of {string.Join(", ", notRunChecked)}");
+    else Information($"Sanitizer pass: every kernel ran clean in its checked variant ({System.IO.File.ReadAllLines(coverage).Length} kernels)");
+
+    // Count the per-test outcomes of both passes (the Counters element leaves NUnit's skipped tests out of notExecuted).
+    int passed = 0, failed = 0, skipped = 0;
+    foreach (var name in new[] { "results.trx", "sanitizer.trx" })
     {
-        // Count the per-test outcomes (the Counters element leaves NUnit's skipped tests out of notExecuted).
+        var trx = testResults.CombineWithFilePath(name).FullPath;
+        if (!System.IO.File.Exists(trx)) { failed++; continue; }
         var outcomes = XDocument.Load(trx).Descendants().Where(e => e.Name.LocalName == "UnitTestResult")
             .Select(e => (string)e.Attribute("outcome")).ToList();
-        var passed = outcomes.Count(o => o == "Passed");
-        var skipped = outcomes.Count(o => o == "NotExecuted" || o == "Inconclusive");
-        var failed = outcomes.Count - passed - skipped;
-        summary = $"{passed} passed, {failed} failed, {skipped} skipped";
+        var p = outcomes.Count(o => o == "Passed");
+        var s = outcomes.Count(o => o == "NotExecuted" || o == "Inconclusive");
+        passed += p;
+        skipped += s;
+        failed += outcomes.Count - p - s;
     }
-    else
-    {
-        summary = "0 passed, 1 failed, 0 skipped";
-    }
+    if (notRunChecked.Count > 0) failed++;
+    var summary = $"{passed} passed, {failed} failed, {skipped} skipped";
     System.IO.File.WriteAllText(testResults.CombineWithFilePath("summary.txt").FullPath, summary + "\n");
     if (rc != 0) throw new Exception($"dotnet test exited with {rc}: {summary}");
+    if (sanitizerRc != 0) throw new Exception($"the sanitizer pass exited with {sanitizerRc}: {summary}");
+    if (notRunChecked.Count > 0) throw new Exception($"kernels the sanitizer pass did not run: {string.Join(", ", notRunChecked)}: {summary}");
 });
 
 Task("Demo")

@@ -3,6 +3,9 @@
 // Included by kernels/common.cuh when SARA_EMU is defined. Each CUDA thread is a fiber; the threads of a
 // block run on one OS worker thread, so `__shared__` is `static thread_local` (one block at a time per
 // worker). Barriers and warp operations suspend the calling fiber inside the runtime (runtime.cpp).
+// The checked (sanitizer) variant of every kernel is compiled with SARA_EMU_CHECKED: its `__shared__` variables
+// live in the section the sanitizer watches (one copy; checked launches run their blocks one at a time), each
+// wrapped in redzones and registered on first use (see generate.cmake and sanitizer.cpp).
 // See kernels/emu/README.md for the execution model and its limits.
 #pragma once
 
@@ -25,7 +28,11 @@
 #define __forceinline__ inline __attribute__((always_inline))
 #define __align__(n) __attribute__((aligned(n)))
 #define __launch_bounds__(...)
+#if defined(SARA_EMU_CHECKED)
+#define __shared__ static __attribute__((section("sara_shared")))
+#else
 #define __shared__ static thread_local
+#endif
 // __restrict__ is already a g++ keyword. __noinline__ is not provided: libstdc++ uses it as an attribute name.
 
 // ---- vector types ----------------------------------------------------------------------------------
@@ -62,7 +69,7 @@ inline double2 make_double2(double x, double y) { return {x, y}; }
 namespace emu
 {
 /// The current block's dynamic shared area: 16-byte aligned, the size given at launch.
-void* dynamic_shared();
+__attribute__((visibility("default"))) void* dynamic_shared();
 
 namespace detail
 {
@@ -108,11 +115,36 @@ __attribute__((always_inline)) inline FiberHeader& self()
 enum class WarpOp : int { Sync, ShflIdx, ShflUp, ShflDown, ShflXor, Ballot, ReduceAdd, ReduceMin, ReduceMax,
     ReduceMinU, ReduceMaxU, ReduceAnd, ReduceOr, ReduceXor, Any, All };
 
-void syncthreads();
-int syncthreads_reduce(int kind, int predicate); // kind 0 count, 1 and, 2 or
-std::uint64_t warp_op(WarpOp op, unsigned mask, std::uint64_t value, int arg, int width);
-unsigned active_mask();
-[[noreturn]] void trap();
+// The call site (file, line) of every barrier and warp operation goes to the runtime: synccheck compares them.
+#define SARA_EMU_RT __attribute__((visibility("default")))
+SARA_EMU_RT int syncthreads_reduce(int kind, int predicate, const char* file, int line); // kind -1 plain, 0 count, 1 and, 2 or
+SARA_EMU_RT std::uint64_t warp_op(WarpOp op, unsigned mask, std::uint64_t value, int arg, int width, const char* file, int line);
+SARA_EMU_RT unsigned active_mask();
+[[noreturn]] SARA_EMU_RT void trap();
+
+/// Records (once) where a checked __shared__ variable lives, with its name and declaration, for the sanitizer.
+SARA_EMU_RT void register_shared(void* padded, std::size_t padded_size, const void* value, std::size_t size, const char* name,
+    const char* file, int line);
+
+#if defined(SARA_EMU_CHECKED)
+/// A checked __shared__ variable: the kernel's array between two redzones (generate.cmake rewrites each declaration
+/// `__shared__ T name[n];` of the checked copy into a Padded<T[n]> and a reference `name` to its value).
+constexpr std::size_t kSharedRedzone = 64;
+template <class T>
+struct alignas(64) Padded
+{
+    unsigned char head[kSharedRedzone]; // head[0]: set by the runtime once the variable is registered
+    T value;
+    unsigned char tail[kSharedRedzone];
+};
+
+template <class T>
+__attribute__((always_inline)) inline T& shared_array(Padded<T>& p, const char* name, const char* file, int line)
+{
+    register_shared(&p, sizeof(Padded<T>), &p.value, sizeof(T), name, file, line);
+    return p.value;
+}
+#endif
 
 template <class T>
 inline std::uint64_t to_bits(T v)
@@ -140,11 +172,13 @@ inline T from_bits(std::uint64_t b)
 constexpr int warpSize = 32;
 
 // ---- synchronisation -------------------------------------------------------------------------------
-inline void __syncthreads() { ::emu::detail::syncthreads(); }
-inline int __syncthreads_count(int p) { return ::emu::detail::syncthreads_reduce(0, p); }
-inline int __syncthreads_and(int p) { return ::emu::detail::syncthreads_reduce(1, p); }
-inline int __syncthreads_or(int p) { return ::emu::detail::syncthreads_reduce(2, p); }
-inline void __syncwarp(unsigned mask = 0xffffffffu) { ::emu::detail::warp_op(::emu::detail::WarpOp::Sync, mask, 0, 0, 32); }
+#define SARA_EMU_SITE const char* file = __builtin_FILE(), int line = __builtin_LINE()
+inline void __syncthreads(SARA_EMU_SITE) { ::emu::detail::syncthreads_reduce(-1, 0, file, line); }
+inline int __syncthreads_count(int p, SARA_EMU_SITE) { return ::emu::detail::syncthreads_reduce(0, p, file, line); }
+inline int __syncthreads_and(int p, SARA_EMU_SITE) { return ::emu::detail::syncthreads_reduce(1, p, file, line); }
+inline int __syncthreads_or(int p, SARA_EMU_SITE) { return ::emu::detail::syncthreads_reduce(2, p, file, line); }
+inline void __syncwarp(unsigned mask = 0xffffffffu, SARA_EMU_SITE)
+{ ::emu::detail::warp_op(::emu::detail::WarpOp::Sync, mask, 0, 0, 32, file, line); }
 inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline void __threadfence_system() { std::atomic_thread_fence(std::memory_order_seq_cst); }
@@ -153,56 +187,56 @@ inline unsigned __activemask() { return ::emu::detail::active_mask(); }
 
 // ---- warp shuffles, votes and reductions -----------------------------------------------------------
 template <class T>
-inline T __shfl_sync(unsigned mask, T v, int srcLane, int width = 32)
+inline T __shfl_sync(unsigned mask, T v, int srcLane, int width = 32, SARA_EMU_SITE)
 {
     using namespace ::emu::detail;
-    return from_bits<T>(warp_op(WarpOp::ShflIdx, mask, to_bits(v), srcLane, width));
+    return from_bits<T>(warp_op(WarpOp::ShflIdx, mask, to_bits(v), srcLane, width, file, line));
 }
 template <class T>
-inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32)
+inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32, SARA_EMU_SITE)
 {
     using namespace ::emu::detail;
-    return from_bits<T>(warp_op(WarpOp::ShflUp, mask, to_bits(v), static_cast<int>(delta), width));
+    return from_bits<T>(warp_op(WarpOp::ShflUp, mask, to_bits(v), static_cast<int>(delta), width, file, line));
 }
 template <class T>
-inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32)
+inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32, SARA_EMU_SITE)
 {
     using namespace ::emu::detail;
-    return from_bits<T>(warp_op(WarpOp::ShflDown, mask, to_bits(v), static_cast<int>(delta), width));
+    return from_bits<T>(warp_op(WarpOp::ShflDown, mask, to_bits(v), static_cast<int>(delta), width, file, line));
 }
 template <class T>
-inline T __shfl_xor_sync(unsigned mask, T v, int laneMask, int width = 32)
+inline T __shfl_xor_sync(unsigned mask, T v, int laneMask, int width = 32, SARA_EMU_SITE)
 {
     using namespace ::emu::detail;
-    return from_bits<T>(warp_op(WarpOp::ShflXor, mask, to_bits(v), laneMask, width));
+    return from_bits<T>(warp_op(WarpOp::ShflXor, mask, to_bits(v), laneMask, width, file, line));
 }
-inline unsigned __ballot_sync(unsigned mask, int p)
+inline unsigned __ballot_sync(unsigned mask, int p, SARA_EMU_SITE)
 {
     using namespace ::emu::detail;
-    return static_cast<unsigned>(warp_op(WarpOp::Ballot, mask, p != 0, 0, 32));
+    return static_cast<unsigned>(warp_op(WarpOp::Ballot, mask, p != 0, 0, 32, file, line));
 }
-inline int __any_sync(unsigned mask, int p)
-{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::Any, mask, p != 0, 0, 32)); }
-inline int __all_sync(unsigned mask, int p)
-{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::All, mask, p != 0, 0, 32)); }
-inline unsigned __reduce_add_sync(unsigned mask, unsigned v)
-{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceAdd, mask, v, 0, 32)); }
-inline int __reduce_add_sync(unsigned mask, int v)
-{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceAdd, mask, static_cast<unsigned>(v), 0, 32)); }
-inline int __reduce_min_sync(unsigned mask, int v)
-{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceMin, mask, static_cast<unsigned>(v), 0, 32)); }
-inline int __reduce_max_sync(unsigned mask, int v)
-{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceMax, mask, static_cast<unsigned>(v), 0, 32)); }
-inline unsigned __reduce_min_sync(unsigned mask, unsigned v)
-{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceMinU, mask, v, 0, 32)); }
-inline unsigned __reduce_max_sync(unsigned mask, unsigned v)
-{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceMaxU, mask, v, 0, 32)); }
-inline unsigned __reduce_and_sync(unsigned mask, unsigned v)
-{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceAnd, mask, v, 0, 32)); }
-inline unsigned __reduce_or_sync(unsigned mask, unsigned v)
-{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceOr, mask, v, 0, 32)); }
-inline unsigned __reduce_xor_sync(unsigned mask, unsigned v)
-{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceXor, mask, v, 0, 32)); }
+inline int __any_sync(unsigned mask, int p, SARA_EMU_SITE)
+{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::Any, mask, p != 0, 0, 32, file, line)); }
+inline int __all_sync(unsigned mask, int p, SARA_EMU_SITE)
+{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::All, mask, p != 0, 0, 32, file, line)); }
+inline unsigned __reduce_add_sync(unsigned mask, unsigned v, SARA_EMU_SITE)
+{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceAdd, mask, v, 0, 32, file, line)); }
+inline int __reduce_add_sync(unsigned mask, int v, SARA_EMU_SITE)
+{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceAdd, mask, static_cast<unsigned>(v), 0, 32, file, line)); }
+inline int __reduce_min_sync(unsigned mask, int v, SARA_EMU_SITE)
+{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceMin, mask, static_cast<unsigned>(v), 0, 32, file, line)); }
+inline int __reduce_max_sync(unsigned mask, int v, SARA_EMU_SITE)
+{ return static_cast<int>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceMax, mask, static_cast<unsigned>(v), 0, 32, file, line)); }
+inline unsigned __reduce_min_sync(unsigned mask, unsigned v, SARA_EMU_SITE)
+{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceMinU, mask, v, 0, 32, file, line)); }
+inline unsigned __reduce_max_sync(unsigned mask, unsigned v, SARA_EMU_SITE)
+{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceMaxU, mask, v, 0, 32, file, line)); }
+inline unsigned __reduce_and_sync(unsigned mask, unsigned v, SARA_EMU_SITE)
+{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceAnd, mask, v, 0, 32, file, line)); }
+inline unsigned __reduce_or_sync(unsigned mask, unsigned v, SARA_EMU_SITE)
+{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceOr, mask, v, 0, 32, file, line)); }
+inline unsigned __reduce_xor_sync(unsigned mask, unsigned v, SARA_EMU_SITE)
+{ return static_cast<unsigned>(::emu::detail::warp_op(::emu::detail::WarpOp::ReduceXor, mask, v, 0, 32, file, line)); }
 
 // ---- atomics (truly atomic across concurrently running blocks) -------------------------------------
 namespace emu::detail

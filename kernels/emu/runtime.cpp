@@ -1,18 +1,25 @@
-// runtime.cpp — fibers, the per-block scheduler, __syncthreads, warp rendezvous, and the worker pool.
+// runtime.cpp — fibers, the per-block scheduler, __syncthreads, warp rendezvous, synccheck, and the worker pool.
 //
 // Each worker OS thread runs one block at a time: the block's threads are fibers on that worker, switched
 // cooperatively. A fiber runs until it reaches __syncthreads, a warp operation, or its end; the scheduler
-// then resumes the next ready fiber. Barriers count live (not yet returned) threads only; warp operations
-// complete when every live lane named in the mask has arrived.
+// then resumes the next ready fiber, in the launch's schedule order. Barriers count live (not yet returned)
+// threads only, and every thread of one barrier must wait at the same call site (synccheck); warp operations
+// complete when every live lane named in the mask has arrived, and the lanes must agree on the operation and
+// the mask, which must name the calling lane (synccheck). Checked launches report the block's events to
+// sanitizer.cpp and run on the calling thread only.
 #include "runtime.h"
 
 #include "fiber.h"
+#include "sanitizer.h"
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <bit>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
+#include <numeric>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -38,7 +45,76 @@ struct TrapError : std::runtime_error
 constexpr std::size_t stack_bytes() { return kStackBytes; }
 
 std::string dim_text(uint3 d) { return "(" + std::to_string(d.x) + "," + std::to_string(d.y) + "," + std::to_string(d.z) + ")"; }
+
+const char* barrier_name(int kind)
+{
+    switch (kind)
+    {
+    case 0: return "__syncthreads_count";
+    case 1: return "__syncthreads_and";
+    case 2: return "__syncthreads_or";
+    default: return "__syncthreads";
+    }
+}
+
+const char* warp_op_name(WarpOp op)
+{
+    static const char* const names[] = {"__syncwarp", "__shfl_sync", "__shfl_up_sync", "__shfl_down_sync",
+        "__shfl_xor_sync", "__ballot_sync", "__reduce_add_sync", "__reduce_min_sync", "__reduce_max_sync",
+        "__reduce_min_sync", "__reduce_max_sync", "__reduce_and_sync", "__reduce_or_sync", "__reduce_xor_sync",
+        "__any_sync", "__all_sync"};
+    return names[static_cast<int>(op)];
+}
+
+std::string hex_mask(unsigned m)
+{
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%08x", m);
+    return buf;
+}
+
+bool same_site(const char* fa, int la, const char* fb, int lb) { return la == lb && (fa == fb || std::strcmp(fa, fb) == 0); }
+
+std::uint64_t splitmix(std::uint64_t& x)
+{
+    std::uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
 } // namespace
+
+std::string site_text(const char* file, int line)
+{
+    const char* slash = file ? std::strrchr(file, '/') : nullptr;
+    return std::string(slash ? slash + 1 : (file ? file : "?")) + ":" + std::to_string(line);
+}
+
+bool parse_schedule(std::string_view text, Schedule& out)
+{
+    if (text == "forward") { out = {Schedule::Forward, 0}; return true; }
+    if (text == "reverse") { out = {Schedule::Reverse, 0}; return true; }
+    constexpr std::string_view prefix = "shuffle:";
+    if (text.substr(0, prefix.size()) != prefix || text.size() == prefix.size()) return false;
+    std::uint64_t seed = 0;
+    for (char c : text.substr(prefix.size()))
+    {
+        if (c < '0' || c > '9' || seed > (~0ull - 9) / 10) return false;
+        seed = seed * 10 + static_cast<unsigned>(c - '0');
+    }
+    out = {Schedule::Shuffle, seed};
+    return true;
+}
+
+std::string schedule_text(const Schedule& s)
+{
+    switch (s.kind)
+    {
+    case Schedule::Reverse: return "reverse";
+    case Schedule::Shuffle: return "shuffle:" + std::to_string(s.seed);
+    default: return "forward";
+    }
+}
 
 struct Fiber
 {
@@ -57,6 +133,8 @@ struct LaneSlot
     std::uint64_t value;
     int arg;
     int width;
+    const char* file;
+    int line;
 };
 
 struct Warp
@@ -86,12 +164,14 @@ public:
     void run_blocks(Launch& launch);
 
     // Called from fibers (through the kernel-facing API below).
-    int barrier(int kind, int predicate);
-    std::uint64_t warp_op(WarpOp op, unsigned mask, std::uint64_t value, int arg, int width);
+    int barrier(int kind, int predicate, const char* file, int line);
+    std::uint64_t warp_op(WarpOp op, unsigned mask, std::uint64_t value, int arg, int width, const char* file, int line);
     unsigned active_mask() const;
     [[noreturn]] void exit_current();
+    [[noreturn]] void abort_current(const std::string& message);
     void record_kernel_error(const std::string& what);
-    void* dynamic_shared() const { return dynamic_; }
+    void* dynamic_shared() const { return dynamic_now_; }
+    std::string where() const;
 
 private:
     static void fiber_main();
@@ -99,8 +179,12 @@ private:
     void ensure_stacks(unsigned n);
     void run_block(std::uint64_t linear);
     void release_barrier();
-    void try_complete(unsigned w);
+    std::string try_complete(unsigned w);
     void complete(unsigned w, unsigned group);
+    void make_order(std::uint64_t block, unsigned round);
+    std::uint64_t block_at(std::uint64_t claimed) const;
+    std::string deadlock_text() const;
+    std::string thread_text(unsigned linear) const { return dim_text(fibers_[linear].tid); }
     void suspend(Fiber& f) { context_switch(f.ctx, scheduler_); }
     Fiber& current() { return *current_; }
     unsigned current_index() const { return static_cast<unsigned>(current_ - fibers_.data()); }
@@ -109,9 +193,9 @@ private:
     static std::size_t color(const char* base) { return reinterpret_cast<std::uintptr_t>(base) / kStackBytes % kHeaderColors; }
     FiberHeader& header(unsigned i) { return *reinterpret_cast<FiberHeader*>(stack_base(i) + color(stack_base(i)) * sizeof(FiberHeader)); }
     std::uint64_t* canary(unsigned i) { return reinterpret_cast<std::uint64_t*>(stack_base(i) + kReserved) - kCanaryWords; }
-    std::string where() const;
 
     Launch* launch_ = nullptr;
+    bool checked_ = false;
     unsigned threads_ = 0;
     std::vector<Fiber> fibers_;
     std::vector<Warp> warps_;
@@ -122,10 +206,17 @@ private:
     BlockInfo info_{};
     Fiber* current_ = nullptr;
     unsigned char* dynamic_ = nullptr;
+    void* dynamic_now_ = nullptr; // dynamic_, or the sanitizer's area (with redzones) in a checked launch
+    std::vector<unsigned> order_;  // the schedule: fibers_ indices in the order one round resumes them
+    std::uint64_t block_mul_ = 1, block_add_ = 0; // shuffled block order: (mul * claimed + add) mod total
     Context scheduler_;
     unsigned live_ = 0;
     unsigned arrived_ = 0;
     int barrier_acc_ = 0;
+    int barrier_kind_ = -1;            // the current barrier generation's call site (synccheck)
+    const char* barrier_file_ = nullptr;
+    int barrier_line_ = 0;
+    unsigned barrier_first_ = 0;
 };
 
 void Worker::ensure_stacks(unsigned n)
@@ -171,18 +262,54 @@ void Worker::prepare(Launch& launch)
             }
     info_.block_dim = launch.block;
     info_.grid_dim = launch.grid;
+    checked_ = launch.variant == kChecked;
+    dynamic_now_ = dynamic_;
+    order_.resize(threads_);
+    std::iota(order_.begin(), order_.end(), 0u);
+    if (launch.schedule.kind == Schedule::Reverse) std::reverse(order_.begin(), order_.end());
+    block_mul_ = 1;
+    block_add_ = 0;
+    if (launch.schedule.kind == Schedule::Shuffle && launch.total_blocks > 1)
+    {
+        std::uint64_t x = launch.schedule.seed;
+        block_add_ = splitmix(x) % launch.total_blocks;
+        block_mul_ = (splitmix(x) % launch.total_blocks) | 1u;
+        while (std::gcd(block_mul_, launch.total_blocks) != 1) block_mul_ += 2;
+    }
+}
+
+std::uint64_t Worker::block_at(std::uint64_t claimed) const
+{
+    const std::uint64_t n = launch_->total_blocks;
+    switch (launch_->schedule.kind)
+    {
+    case Schedule::Reverse: return n - 1 - claimed;
+    case Schedule::Shuffle:
+        return static_cast<std::uint64_t>((static_cast<unsigned __int128>(block_mul_) * claimed + block_add_) % n);
+    default: return claimed;
+    }
+}
+
+void Worker::make_order(std::uint64_t block, unsigned round)
+{
+    std::uint64_t x = launch_->schedule.seed ^ (block * 0x9e3779b97f4a7c15ull) ^ (static_cast<std::uint64_t>(round) << 40);
+    std::iota(order_.begin(), order_.end(), 0u);
+    for (unsigned i = threads_; i > 1; --i) std::swap(order_[i - 1], order_[splitmix(x) % i]);
 }
 
 void Worker::run_blocks(Launch& launch)
 {
     prepare(launch);
+    if (checked_)
+        dynamic_now_ = san::begin_launch(launch, stacks_, static_cast<std::size_t>(stack_capacity_) * stack_bytes(), threads_);
     for (;;)
     {
         std::uint64_t b = launch.next_block.fetch_add(1, std::memory_order_relaxed);
         if (b >= launch.total_blocks) break;
         if (launch.failed.load(std::memory_order_relaxed)) continue;
-        run_block(b);
+        run_block(block_at(b));
     }
+    if (checked_) san::end_launch();
 }
 
 void Worker::run_block(std::uint64_t linear)
@@ -190,7 +317,7 @@ void Worker::run_block(std::uint64_t linear)
     const uint3 g = launch_->grid;
     info_.block_idx = {static_cast<unsigned>(linear % g.x), static_cast<unsigned>((linear / g.x) % g.y),
         static_cast<unsigned>(linear / (static_cast<std::uint64_t>(g.x) * g.y))};
-    if (launch_->dynamic_shared) std::memset(dynamic_, 0xff, launch_->dynamic_shared); // NaN / -1 poison
+    if (launch_->dynamic_shared && !checked_) std::memset(dynamic_, 0xff, launch_->dynamic_shared); // NaN / -1 poison
 
     for (unsigned i = 0; i < threads_; ++i)
     {
@@ -209,33 +336,35 @@ void Worker::run_block(std::uint64_t linear)
     }
     live_ = threads_;
     arrived_ = 0;
+    if (checked_) san::begin_block();
 
-    while (live_ > 0)
+    const bool shuffled = launch_->schedule.kind == Schedule::Shuffle;
+    unsigned round = 0;
+    while (live_ > 0 && !launch_->failed.load(std::memory_order_relaxed))
     {
+        if (shuffled) make_order(linear, round++);
         bool ran = false;
-        for (unsigned i = 0; i < threads_; ++i)
+        for (unsigned i : order_)
         {
             Fiber& f = fibers_[i];
             if (f.state != FiberState::Ready) continue;
             current_ = &f;
             context_switch(scheduler_, f.ctx);
             ran = true;
+            if (launch_->failed.load(std::memory_order_relaxed)) break; // this block stops where the failure happened
         }
         if (!ran && live_ > 0)
         {
-            unsigned at_barrier = 0, at_warp = 0;
-            for (unsigned i = 0; i < threads_; ++i)
-            {
-                at_barrier += fibers_[i].state == FiberState::AtBarrier;
-                at_warp += fibers_[i].state == FiberState::AtWarpOp;
-            }
-            launch_->fail("deadlock in block " + dim_text(info_.block_idx) + ": " + std::to_string(at_barrier) +
-                " threads wait at __syncthreads and " + std::to_string(at_warp) +
-                " in warp operations whose mask names lanes that never arrive");
+            launch_->fail(deadlock_text());
             break; // abandoned fibers are re-initialised by the next block
         }
     }
     current_ = nullptr;
+    if (checked_ && live_ == 0)
+    {
+        const std::string error = san::end_block();
+        if (!error.empty()) launch_->fail(error);
+    }
 
     // The corruption of an overflow stays inside the (now finished) fiber stacks: fail the launch, re-arm the canary.
     for (unsigned i = 0; i < threads_; ++i)
@@ -256,7 +385,8 @@ void Worker::fiber_main()
     try
     {
         const KernelEntry* k = w->launch_->kernel;
-        k->invoke(k->fn, w->launch_->params);
+        const int v = w->launch_->variant;
+        k->invoke[v](k->fn[v], w->launch_->params);
     }
     catch (const std::exception& e) { w->record_kernel_error(e.what()); }
     catch (...) { w->record_kernel_error("unknown exception"); }
@@ -266,6 +396,38 @@ void Worker::fiber_main()
 std::string Worker::where() const
 {
     return "kernel " + std::string(launch_->kernel->name) + " block " + dim_text(info_.block_idx) + " thread " + dim_text(current_->tid);
+}
+
+std::string Worker::deadlock_text() const
+{
+    // Who waits where: the barrier's site, and the first warp operation that waits for a lane that never comes.
+    unsigned at_barrier = 0, at_warp = 0;
+    std::string warp_part;
+    for (unsigned i = 0; i < threads_; ++i)
+    {
+        if (fibers_[i].state == FiberState::AtBarrier) ++at_barrier;
+        if (fibers_[i].state != FiberState::AtWarpOp) continue;
+        ++at_warp;
+        if (!warp_part.empty()) continue;
+        const Warp& warp = warps_[i / 32];
+        const LaneSlot& s = warp.lane[i % 32];
+        const unsigned missing = s.mask & warp.live & ~warp.pending;
+        warp_part = "; thread " + thread_text(i) + " waits in " + warp_op_name(s.op) + " (mask " + hex_mask(s.mask) + ", " +
+            site_text(s.file, s.line) + ") for lanes " + hex_mask(missing) + " of its warp";
+        if (missing)
+        {
+            const unsigned other = (i / 32) * 32 + static_cast<unsigned>(std::countr_zero(missing));
+            const Fiber& o = fibers_[other];
+            warp_part += o.state == FiberState::AtBarrier
+                ? ", and thread " + thread_text(other) + " waits at " + barrier_name(barrier_kind_) + " (" +
+                      site_text(barrier_file_, barrier_line_) + ")"
+                : std::string(", which wait in other warp operations");
+        }
+    }
+    std::string text = "synccheck: deadlock in kernel " + std::string(launch_->kernel->name) + " block " +
+        dim_text(info_.block_idx) + ": " + std::to_string(at_barrier) + " threads wait at __syncthreads";
+    if (at_barrier) text += " (" + site_text(barrier_file_, barrier_line_) + ")";
+    return text + " and " + std::to_string(at_warp) + " in warp operations whose mask names lanes that never arrive" + warp_part;
 }
 
 void Worker::record_kernel_error(const std::string& what) { launch_->fail(where() + ": " + what); }
@@ -278,9 +440,19 @@ void Worker::exit_current()
     --live_;
     warps_[i / 32].live &= ~(1u << (i % 32));
     if (arrived_ > 0 && arrived_ == live_) release_barrier();
-    try_complete(i / 32);
+    const std::string error = try_complete(i / 32);
+    if (!error.empty()) launch_->fail(error);
     suspend(f);
     std::abort(); // an exited fiber is never resumed
+}
+
+void Worker::abort_current(const std::string& message)
+{
+    Fiber& f = current();
+    launch_->fail(message);
+    f.state = FiberState::Exited; // the block stops: the scheduler sees the failure as soon as this fiber yields
+    suspend(f);
+    std::abort(); // an abandoned fiber is never resumed
 }
 
 void Worker::release_barrier()
@@ -293,39 +465,64 @@ void Worker::release_barrier()
         f.result = static_cast<std::uint64_t>(barrier_acc_);
     }
     arrived_ = 0;
+    if (checked_)
+    {
+        const std::string error = san::barrier_completed();
+        if (!error.empty()) launch_->fail(error);
+    }
 }
 
-int Worker::barrier(int kind, int predicate)
+int Worker::barrier(int kind, int predicate, const char* file, int line)
 {
     Fiber& f = current();
-    if (arrived_ == 0) barrier_acc_ = kind == 1 ? 1 : 0;
+    if (arrived_ == 0)
+    {
+        barrier_acc_ = kind == 1 ? 1 : 0;
+        barrier_kind_ = kind;
+        barrier_file_ = file;
+        barrier_line_ = line;
+        barrier_first_ = current_index();
+    }
+    else if (kind != barrier_kind_ || !same_site(file, line, barrier_file_, barrier_line_))
+    {
+        abort_current("synccheck: divergent barrier in " + where() + ": it waits at " + barrier_name(kind) + " (" +
+            site_text(file, line) + ") while thread " + thread_text(barrier_first_) + " waits at " +
+            barrier_name(barrier_kind_) + " (" + site_text(barrier_file_, barrier_line_) +
+            "); every live thread of a block must reach the same barrier");
+    }
     if (kind == 0) barrier_acc_ += predicate != 0;
     else if (kind == 1) barrier_acc_ = barrier_acc_ && predicate != 0;
     else if (kind == 2) barrier_acc_ = barrier_acc_ || predicate != 0;
     ++arrived_;
     f.state = FiberState::AtBarrier;
     if (arrived_ == live_) release_barrier();
-    if (f.state != FiberState::Ready) suspend(f);
+    suspend(f); // also when this thread completed the barrier: the schedule decides who runs first after it
     return static_cast<int>(f.result);
 }
 
-std::uint64_t Worker::warp_op(WarpOp op, unsigned mask, std::uint64_t value, int arg, int width)
+std::uint64_t Worker::warp_op(WarpOp op, unsigned mask, std::uint64_t value, int arg, int width, const char* file, int line)
 {
     Fiber& f = current();
     unsigned i = current_index();
     unsigned w = i / 32, lane = i % 32;
+    if (!((mask >> lane) & 1u))
+        abort_current("synccheck: " + std::string(warp_op_name(op)) + " in " + where() + " (" + site_text(file, line) +
+            "): its mask " + hex_mask(mask) + " omits the calling lane " + std::to_string(lane));
     Warp& warp = warps_[w];
-    warp.lane[lane] = {op, mask | (1u << lane), value, arg, width};
+    warp.lane[lane] = {op, mask, value, arg, width, file, line};
     warp.pending |= 1u << lane;
     f.state = FiberState::AtWarpOp;
-    try_complete(w);
-    if (f.state != FiberState::Ready) suspend(f);
+    const std::string error = try_complete(w);
+    if (!error.empty()) abort_current(error);
+    suspend(f); // as at a barrier: the schedule orders the lanes after the rendezvous too
     return f.result;
 }
 
 unsigned Worker::active_mask() const { return warps_[current_index() / 32].live; }
 
-void Worker::try_complete(unsigned w)
+// A rendezvous completes when every live lane its mask names is waiting (lanes that returned are left out, as CUDA
+// does for exited threads); the lanes must agree on the operation and the mask. Returns a synccheck message or "".
+std::string Worker::try_complete(unsigned w)
 {
     Warp& warp = warps_[w];
     bool progress = true;
@@ -335,14 +532,26 @@ void Worker::try_complete(unsigned w)
         for (unsigned p = warp.pending; p; p &= p - 1)
         {
             unsigned l = static_cast<unsigned>(std::countr_zero(p));
-            unsigned group = (warp.lane[l].mask & warp.live) | (1u << l);
+            const LaneSlot& s = warp.lane[l];
+            unsigned group = s.mask & warp.live;
             if ((group & ~warp.pending) != 0) continue;
+            for (unsigned g = group; g; g &= g - 1)
+            {
+                const LaneSlot& o = warp.lane[std::countr_zero(g)];
+                if (o.op == s.op && o.mask == s.mask && o.width == s.width) continue;
+                return "synccheck: in kernel " + std::string(launch_->kernel->name) + " block " + dim_text(info_.block_idx) +
+                    " lanes " + std::to_string(l) + " and " + std::to_string(std::countr_zero(g)) + " of warp " +
+                    std::to_string(w) + " meet in different warp operations: " + warp_op_name(s.op) + " (mask " +
+                    hex_mask(s.mask) + ", " + site_text(s.file, s.line) + ") and " + warp_op_name(o.op) + " (mask " +
+                    hex_mask(o.mask) + ", " + site_text(o.file, o.line) + ")";
+            }
             complete(w, group);
             warp.pending &= ~group;
             progress = true;
             break;
         }
     }
+    return "";
 }
 
 // Source lane of a shuffle, as PTX shfl.sync defines it (c = ((32 - width) << 8) | clamp); -1 keeps the own value.
@@ -410,6 +619,7 @@ void Worker::complete(unsigned w, unsigned group)
         f.result = r;
         f.state = FiberState::Ready;
     }
+    if (checked_) san::warp_completed(w, group);
 }
 
 /// The caller plus (threads - 1) helper threads that sleep until a launch is published.
@@ -427,7 +637,8 @@ public:
     void run(Launch& launch)
     {
         std::lock_guard launch_lock(launch_mutex_);
-        bool helpers = launch.total_blocks > 1 && !helpers_.empty();
+        // A checked launch runs on the caller only: its __shared__ variables exist once (sanitizer.cpp).
+        bool helpers = launch.total_blocks > 1 && !helpers_.empty() && launch.variant == kFast;
         if (helpers)
         {
             std::lock_guard lk(mutex_);
@@ -544,12 +755,16 @@ namespace
 Worker& self_worker() { return *static_cast<Worker*>(self().worker); }
 } // namespace
 
-void syncthreads() { self_worker().barrier(-1, 0); }
-int syncthreads_reduce(int kind, int predicate) { return self_worker().barrier(kind, predicate); }
-std::uint64_t warp_op(WarpOp op, unsigned mask, std::uint64_t value, int arg, int width)
+int syncthreads_reduce(int kind, int predicate, const char* file, int line)
 {
-    return self_worker().warp_op(op, mask, value, arg, width);
+    return self_worker().barrier(kind, predicate, file, line);
 }
+std::uint64_t warp_op(WarpOp op, unsigned mask, std::uint64_t value, int arg, int width, const char* file, int line)
+{
+    return self_worker().warp_op(op, mask, value, arg, width, file, line);
+}
+std::string current_where() { return self_worker().where(); }
+void abort_fiber(const std::string& message) { self_worker().abort_current(message); }
 unsigned active_mask() { return self_worker().active_mask(); }
 void trap() { throw TrapError(); }
 } // namespace emu::detail

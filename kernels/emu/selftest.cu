@@ -201,3 +201,100 @@ extern "C" __global__ void emu_selftest_trap(int* out, int which)
     if (gid == which) __trap();
     out[gid] = gid;
 }
+
+// The schedule made visible: each thread takes a ticket from one counter, so the tickets are the order in which the
+// threads (and blocks) ran. Run with one worker; the result depends on the order by design (not for replay).
+extern "C" __global__ void emu_selftest_order(int* counter, int* ticket)
+{
+    const unsigned gid = emu_st_block_linear() * emu_st_block_threads() + emu_st_thread_linear();
+    ticket[gid] = atomicAdd(counter, 1);
+}
+
+// A race in global memory, which only the schedule replay can see: every thread writes its slot, then reads its
+// partner's without any synchronisation. out[gid] = data[gid ^ 1] as the partner left it, or as it was.
+extern "C" __global__ void emu_selftest_neighbour(int* data, int* out)
+{
+    const unsigned gid = emu_st_block_linear() * emu_st_block_threads() + emu_st_thread_linear();
+    data[gid] = (int)gid + 1;
+    out[gid] = data[gid ^ 1u];
+}
+
+// One bug (or one correct pattern) per mode, for the sanitizer's own tests (tests/Sara.Tests/Emulator/SanitizerTests).
+// 1-D blocks of at most 256 threads; n = blockDim.x unless said. in/out have n elements per block.
+//  0: out[i] = in[i + arg]                       (global out of bounds for arg != 0 at the edges)
+//  1: s[t] = in[t]; out[t] = s[(t + 1) % n]      (missing barrier: racecheck)
+//  2: out[t] = s[t]                              (never written: initcheck)
+//  3: dynamic shared d[t + arg] = in[t], then barrier, out[t] = d[t]   (out of bounds for arg > 0: memcheck)
+//  4: threads t < arg wait at one __syncthreads, the others at another (synccheck)
+//  5: __shfl_sync whose mask names lane 0 only, called by every lane (synccheck)
+//  6: every thread atomicAdd(&c, 1) in shared memory, barrier, out[t] = c      (correct: atomics do not race)
+//  7: thread 0 writes c, thread 1 atomicAdd(&c, 1), no barrier between        (racecheck)
+//  8: lane 0 calls __ballot_sync, the other lanes __shfl_sync, all with the full mask (synccheck)
+//  9: bytes b[t] = t written by neighbouring threads, barrier, out[t] = b[n-1-t]   (correct: no false sharing)
+// 10: s[t] = in[t]; __syncwarp(); out[t] = s[t ^ 1]                               (correct within a warp)
+// 11: s[t] = in[t]; __syncwarp(); out[t] = s[(t + 32) % n]                        (racecheck: across warps)
+extern "C" __global__ void emu_selftest_checks(const float* in, float* out, int mode, int arg)
+{
+    __shared__ float s[256];
+    __shared__ int c;
+    __shared__ unsigned char b[256];
+    SARA_DYNAMIC_SHARED(float, d);
+    const int n = (int)blockDim.x;
+    const int t = (int)threadIdx.x;
+    const int base = (int)blockIdx.x * n;
+    switch (mode)
+    {
+    case 0: out[base + t] = in[base + t + arg]; break;
+    case 1: s[t] = in[base + t]; out[base + t] = s[(t + 1) % n]; break;
+    case 2: out[base + t] = s[t]; break;
+    case 3:
+        d[t + arg] = in[base + t];
+        __syncthreads();
+        out[base + t] = d[t];
+        break;
+    case 4:
+        if (t < arg) __syncthreads();
+        else __syncthreads();
+        out[base + t] = 1.f;
+        break;
+    case 5: out[base + t] = __shfl_sync(1u, in[base + t], 0); break;
+    case 6:
+        if (t == 0) c = 0;
+        __syncthreads();
+        atomicAdd(&c, 1);
+        __syncthreads();
+        out[base + t] = (float)c;
+        break;
+    case 7:
+        if (t == 0) c = 5;
+        if (t == 1) atomicAdd(&c, 1);
+        out[base + t] = 0.f;
+        break;
+    case 8:
+        out[base + t] = t % 32 == 0 ? (float)__ballot_sync(SARA_FULL_MASK, 1) : __shfl_sync(SARA_FULL_MASK, in[base + t], 0);
+        break;
+    case 9:
+        b[t] = (unsigned char)t;
+        __syncthreads();
+        out[base + t] = (float)b[n - 1 - t];
+        break;
+    case 10:
+        s[t] = in[base + t];
+        __syncwarp();
+        out[base + t] = s[t ^ 1];
+        break;
+    default:
+        s[t] = in[base + t];
+        __syncwarp();
+        out[base + t] = s[(t + 32) % n];
+        break;
+    }
+}
+
+// out[i] = a[i] * b[i] + c[i], written the way kernels write it: nvcc and NVRTC contract it into one fma; the
+// emulator does too when built with FMA (sara_emu_fma_contraction).
+extern "C" __global__ void emu_selftest_fma(const float* a, const float* b, const float* c, float* out, int n)
+{
+    const int i = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    if (i < n) out[i] = a[i] * b[i] + c[i];
+}

@@ -10,7 +10,9 @@ namespace Sara.Native.Runtime;
 /// thread, so any stream is honoured), counts copies and host waits at the points where the GPU runtime has them, and
 /// models the context's life: memory still allocated when it is disposed is released with it, as a context's is.
 /// Two seams reach failure paths a GPU shows rarely: <see cref="MemoryLimit"/> (cuMemAlloc's out-of-memory) and
-/// <see cref="InjectFault"/> (a sticky device fault).
+/// <see cref="InjectFault"/> (a sticky device fault). Device memory comes from the emulator (sara_emu_malloc), so its
+/// checks know every buffer; in sanitizer mode (SARA_EMU_SANITIZE=1 or <see cref="Emulator.SetSanitize"/> before the
+/// runtime is created) each buffer has guard pages and redzones and the pool neither caches nor rounds up.
 /// </summary>
 public sealed unsafe class EmulatedRuntime : IKernelRuntime
 {
@@ -35,10 +37,12 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
         NativeLibraries.Load(Lib.Lapacke);
         Options = options;
         Stream = options.Stream ?? (nint)Interlocked.Increment(ref s_nextStream);
-        Pool = new MemoryPool(AllocRaw, FreeRaw);
+        Sanitizing = Emulator.Sanitizing();
+        Pool = new MemoryPool(AllocRaw, FreeRaw, caching: !Sanitizing);
         LibraryPath = NativeLibraries.LoadedPath(Lib.Emulator, "sara_emu_version");
-        Description = $"emulator ({Emulator.GetThreads()} threads, {Emulator.KernelCount()} kernels, {Emulator.Version()}; " +
-                      $"{options.DescribeContext()}, {RuntimeOptions.DescribeStream(options.Stream)}; {LibraryPath ?? "libsara_emu.so"})";
+        Description = $"emulator ({Emulator.GetThreads()} threads, {Emulator.KernelCount()} kernels, {Emulator.Version()}" +
+                      $"{(Sanitizing ? ", sanitizer mode" : "")}; {options.DescribeContext()}, " +
+                      $"{RuntimeOptions.DescribeStream(options.Stream)}; {LibraryPath ?? "libsara_emu.so"})";
     }
 
     /// <summary>False (with the reason) when the emulator or its BLAS/LAPACK libraries cannot be loaded.</summary>
@@ -67,6 +71,9 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
     public string? LibraryPath { get; }
     public RuntimeOptions Options { get; }
     public MemoryPool Pool { get; }
+
+    /// <summary>Created in sanitizer mode: every tensor is its own exact-size allocation, so overruns hit a redzone.</summary>
+    public bool Sanitizing { get; }
 
     /// <summary>The stream handle given in the options, else a stand-in for a stream of its own (an opaque number).</summary>
     public nint Stream { get; }
@@ -103,7 +110,8 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
             if (MemoryLimit is { } limit && _liveBytes + bytes > limit)
                 throw new NativeCallException("cuMemAlloc_v2", nameof(CUresult.CUDA_ERROR_OUT_OF_MEMORY), (int)CUresult.CUDA_ERROR_OUT_OF_MEMORY,
                     $"{bytes} bytes; the emulated device holds {_liveBytes} of {limit}");
-            var p = HostMemory.Alloc(bytes);
+            var p = Emulator.Malloc((ulong)bytes);
+            if (p == 0) throw new OutOfMemoryException(Emulator.LastError());
             _live[p] = bytes;
             _liveBytes += bytes;
             return p;
@@ -120,7 +128,7 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
                 throw new NativeCallException("cuMemFree_v2", nameof(CUresult.CUDA_ERROR_INVALID_VALUE), (int)CUresult.CUDA_ERROR_INVALID_VALUE,
                     $"0x{ptr:x} was not allocated by this runtime");
             _liveBytes -= bytes;
-            HostMemory.Free(ptr);
+            EmuFree(ptr);
         }
     }
 
@@ -245,12 +253,17 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
         catch (Exception e) { first = e; }
         lock (_gate)
         {
-            foreach (var p in _live.Keys) HostMemory.Free(p);
+            foreach (var p in _live.Keys) EmuFree(p);
             _live.Clear();
             _liveBytes = 0;
             _disposed = true;
             if (first != null && reported == null) throw first;
         }
+    }
+
+    private static void EmuFree(nint ptr)
+    {
+        if (Emulator.Free(ptr) != 0) throw new NativeCallException("sara_emu_free", "EMU_FREE_FAILED", 1, Emulator.LastError());
     }
 
     private void Enter(string call)

@@ -4,7 +4,8 @@ using Sara.Bindings;
 namespace Sara.Native.Runtime;
 
 /// <summary>
-/// Aligned host memory: the "device" memory of the CPU backend and of the emulated runtime. Buffers of 2 MiB and more
+/// Aligned host memory: the "device" memory of the CPU backend, and the copies of the emulated runtime (whose buffers come
+/// from the emulator itself, sara_emu_malloc, so that its checks know them; huge pages there too). Buffers of 2 MiB and more
 /// are 2 MiB aligned and asked for transparent huge pages (madvise; a hint the kernel may ignore): with 4 KiB pages a
 /// 1024-float row is one page, and the kernels that stream rows took a TLB miss and a fresh prefetch stream per row.
 /// </summary>

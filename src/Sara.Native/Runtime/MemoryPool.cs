@@ -10,6 +10,7 @@ namespace Sara.Native.Runtime;
 /// memory, the pool releases every cached block (<see cref="Trim"/>) and tries once more; a second failure propagates,
 /// naming what was released, with the statistics as they were.
 /// Blocks are reused in the order of the runtime's one stream, so a block freed by work still queued there is safe to hand out.
+/// Without caching (the emulator's sanitizer mode) every block has exactly the size asked for and is freed on return.
 /// </summary>
 public sealed class MemoryPool : IDisposable
 {
@@ -19,12 +20,14 @@ public sealed class MemoryPool : IDisposable
     private readonly Dictionary<long, Stack<nint>> _freeBlocks = new();
     private readonly object _gate = new();
     private long _inUse, _reserved, _peak, _rawAllocations;
+    private readonly bool _caching;
     private bool _disposed;
 
-    public MemoryPool(Func<long, nint> alloc, Action<nint> free)
+    public MemoryPool(Func<long, nint> alloc, Action<nint> free, bool caching = true)
     {
         _alloc = alloc;
         _free = free;
+        _caching = caching;
     }
 
     public MemoryStats Stats
@@ -47,7 +50,7 @@ public sealed class MemoryPool : IDisposable
     public nint Rent(long bytes, out long sizeClass)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        sizeClass = SizeClass(bytes);
+        sizeClass = _caching ? SizeClass(bytes) : bytes;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -111,7 +114,7 @@ public sealed class MemoryPool : IDisposable
         lock (_gate)
         {
             _inUse -= sizeClass;
-            if (_disposed)
+            if (_disposed || !_caching)
             {
                 // A tensor outlived its backend (late Dispose or finalizer). Free the block directly; when the runtime
                 // itself is gone (a GPU context releases all of its memory with it) there is nothing left to free.

@@ -46,10 +46,38 @@ internal static unsafe class EmuHost
         return Emu.Launch(fn, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, dynamicShared, (nint)ptrs);
     }
 
+    /// <summary>Launches by name; returns the status (the message is in Emulator.LastError).</summary>
+    public static int TryLaunch(string kernel, Dim3 grid, Dim3 block, uint dynamicShared, params KernelArg[] args)
+        => TryLaunch(Function(kernel), grid, block, dynamicShared, args);
+
     /// <summary>Launches and fails the test with the emulator's message on a non-zero status.</summary>
     public static void Launch(string kernel, Dim3 grid, Dim3 block, uint dynamicShared, params KernelArg[] args)
     {
         var rc = TryLaunch(Function(kernel), grid, block, dynamicShared, args);
         Assert.That(rc, Is.EqualTo(0), () => $"{kernel} failed: {Emu.LastError()}");
+    }
+}
+
+/// <summary>Device memory from sara_emu_malloc: the emulator's checks and the schedule replay know it.</summary>
+internal sealed unsafe class DeviceArray<T> : IDisposable where T : unmanaged
+{
+    /// <summary>length elements, set to fill (left as the emulator hands them out when null).</summary>
+    public DeviceArray(int length, T? fill = null)
+    {
+        Length = length;
+        Ptr = Emu.Malloc((ulong)(length * sizeof(T)));
+        Assert.That(Ptr, Is.Not.EqualTo((nint)0), Emu.LastError());
+        if (fill is { } f) Span.Fill(f);
+    }
+
+    public nint Ptr { get; private set; }
+    public int Length { get; }
+    public Span<T> Span => new((void*)Ptr, Length);
+    public T[] ToArray() => Span.ToArray();
+
+    public void Dispose()
+    {
+        if (Ptr != 0) Assert.That(Emu.Free(Ptr), Is.Zero, Emu.LastError());
+        Ptr = 0;
     }
 }

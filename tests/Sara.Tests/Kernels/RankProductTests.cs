@@ -12,11 +12,13 @@ namespace Sara.Tests.Kernels;
 public class RankProductTests
 {
     // (T, d, k): d % 4 == 0 takes the 128-bit path (for the backward also k % 4 == 0); T over 4096 / Kt gives several
-    // token tiles; k > 64 several rank tiles; d not a multiple of 32 a partial last stage.
+    // token tiles; k > 64 several rank tiles; d not a multiple of 32 a partial last stage. (200, 1411, 129): 12 tiles,
+    // so slices of two 32-element stages (the register double buffering and its barriers; every other shape here has
+    // one stage per slice) and a last slice of 3 elements.
     private static readonly (int T, int D, int K)[] Shapes =
     [
         (520, 768, 16), (300, 1024, 64), (130, 4100, 32), (257, 1023, 40), (129, 516, 100), (1, 4096, 7), (4097, 36, 1),
-        (70, 2052, 12), (200, 333, 129),
+        (70, 2052, 12), (200, 333, 129), (200, 1411, 129),
     ];
 
     public static IEnumerable<TestCaseData> Cases() =>

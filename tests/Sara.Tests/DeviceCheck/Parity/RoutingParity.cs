@@ -16,6 +16,7 @@ public static class RoutingParity
         (33, 64, 40, 8, 0.2f), (65, 5, 100, 1, 0.5f), (17, 33, 65, 0, 0f), (9, 32, 32, 32, 1f), (40, 2, 257, 1, 0f),
         (129, 8, 16, 3, 0.1f), (20, 1, 33, 1, 0.4f), (50, 64, 512, 2, 0.25f), (150, 12, 8, 0, 0.5f), (5, 40, 300, 39, 0f),
         (700, 16, 24, 2, 0.2f),   // 6 token chunks in the parameter reductions
+        (765, 3, 512, 2, 0.1f),   // 45-token chunks: two 32-token stages per block of the parameter reductions, the second ragged
     ];
 
     public static IEnumerable<ParityCase> Cases() =>
