@@ -4,7 +4,7 @@ using Sara.Cli.Commands;
 namespace Sara.Cli;
 
 /// <summary>
-/// The `sara` command line: analyze, demo, merge, smoke. <see cref="Run"/> parses, runs and returns the exit code;
+/// The `sara` command line: analyze, demo, init, merge, smoke. <see cref="Run"/> parses, runs and returns the exit code;
 /// user errors (bad arguments, missing or corrupt files, unavailable device) are one line on stderr and exit code 1
 /// (2 for a command line that does not parse), never a stack trace.
 /// </summary>
@@ -20,6 +20,7 @@ public static class SaraCli
         var context = new CliContext(output, error);
         root.Subcommands.Add(AnalyzeCommand.Create(context));
         root.Subcommands.Add(DemoCommand.Create(context));
+        root.Subcommands.Add(InitCommand.Create(context));
         root.Subcommands.Add(MergeCommand.Create(context));
         root.Subcommands.Add(SmokeCommand.Create(context));
 

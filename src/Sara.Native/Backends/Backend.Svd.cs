@@ -69,6 +69,22 @@ public abstract partial class Backend
         return Math.Min(w.Rows, w.Cols) == 0 ? [] : ExactSvdValuesCore(w);
     }
 
+    /// <summary>
+    /// Eigen-decomposition of a symmetric a (n x n, n &lt;= <see cref="MaxSmallDimension"/>; its lower triangle is read):
+    /// values ascending; the columns of vectors are the eigenvectors (vectors[:, i] goes with values[i]). a is not
+    /// modified. The vendor solver: cuSOLVER syevd on a GPU, LAPACKE ssyevd on the emulator and the CPU.
+    /// </summary>
+    public void SymmetricEigen(Tensor a, Tensor values, Tensor vectors)
+    {
+        SquareSmall(a, nameof(a));
+        Check.Vector(this, values, a.Rows, nameof(values));
+        Check.SameShape(this, vectors, a.Shape, nameof(vectors));
+        if (ReferenceEquals(a, vectors)) throw new ArgumentException("vectors must not be the same tensor as a.", nameof(vectors));
+        if (a.Rows == 0) return;
+        CopyCore(a, vectors);
+        SymmetricEigenCore(vectors, values);
+    }
+
     private void SquareSmall(Tensor t, string name)
     {
         Check.Matrix(this, t, name);
@@ -81,4 +97,7 @@ public abstract partial class Backend
     protected abstract void TriangularInverseCore(Tensor l, Tensor inverse);
     protected abstract void SmallSvdCore(Tensor b, Tensor s, Tensor u, Tensor vt);
     protected abstract float[] ExactSvdValuesCore(Tensor w);
+
+    /// <summary>In place: a (a copy of the input) becomes the eigenvectors (columns), values ascending.</summary>
+    protected abstract void SymmetricEigenCore(Tensor a, Tensor values);
 }

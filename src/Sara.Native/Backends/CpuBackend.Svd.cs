@@ -80,6 +80,14 @@ public sealed unsafe partial class CpuBackend
         S(vtFull)[..(c * n)].CopyTo(S(vt));
     }
 
+    protected override void GemmBlocksCore(nint a, int lda, bool transA, nint b, int ldb, bool transB, nint c, int ldc,
+        int m, int n, int k, float alpha, float beta)
+        => HostBlas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    protected override void SymmetricEigenCore(Tensor a, Tensor values) => HostLapack.Syevd(a.Rows, a.Ptr, values.Ptr);
+
+    protected override void CopyBlockCore(nint dst, nint src, long bytes) => Buffer.MemoryCopy((void*)src, (void*)dst, bytes, bytes);
+
     protected override float[] ExactSvdValuesCore(Tensor w)
     {
         using var copy = Empty(w.Rows, w.Cols);

@@ -62,6 +62,14 @@ public sealed partial class CudaBackend
         LaunchWith("sara_svd_finish", (uint)l, 128, [work.Ptr, p.Ptr, norms.Ptr, s.Ptr, u.Ptr, vt.Ptr, l, n, u.Cols]);
     }
 
+    protected override void GemmBlocksCore(nint a, int lda, bool transA, nint b, int ldb, bool transB, nint c, int ldc,
+        int m, int n, int k, float alpha, float beta)
+        => Runtime.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    protected override void SymmetricEigenCore(Tensor a, Tensor values) => Runtime.Syevd(a.Rows, a.Ptr, values.Ptr);
+
+    protected override void CopyBlockCore(nint dst, nint src, long bytes) => Runtime.CopyDeviceToDevice(dst, src, bytes);
+
     protected override float[] ExactSvdValuesCore(Tensor w)
     {
         int m = w.Rows, n = w.Cols;

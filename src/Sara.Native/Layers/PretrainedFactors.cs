@@ -16,11 +16,23 @@ internal sealed record PretrainedFactors(Tensor W0, Tensor? Bias, Tensor A, Tens
         var w = Upload(backend, name, w0, m, n, bias, out var b);
         try
         {
-            // A fixed rank needs no spectrum: the plan (all singular values on the SumFraction path) is skipped.
+            if (fixedRank is null && svdOptions is null)
+            {
+                // One block Krylov SVD gives the rank and the factors (RankPlanner.Factorize).
+                var f = RankPlanner.Factorize(backend, name, w, rank);
+                return new PretrainedFactors(w, b, f.A, f.B, f.Rank);
+            }
+            // A fixed rank needs no spectrum: the plan is skipped. Explicit SvdOptions keep the subspace iteration.
             var plan = fixedRank is null ? RankPlanner.ForMatrix(backend, name, w, rank) : null;
             var k = fixedRank ?? plan!.K;
             CheckRank(name, k, m, n);
-            using var svd = TruncatedSvd.Compute(backend, w, (svdOptions ?? new SvdOptions(k)) with { Rank = k });
+            if (svdOptions is null)
+            {
+                using var krylov = KrylovSvd.Compute(backend, w, k, rank.Krylov, RankPlanner.LayerSeed(name, rank.Seed));
+                var (ka, kb) = krylov.Factors(k);
+                return new PretrainedFactors(w, b, ka, kb, plan);
+            }
+            using var svd = TruncatedSvd.Compute(backend, w, svdOptions with { Rank = k });
             var a = backend.Empty(m, k);
             var bt = backend.Empty(k, n);
             backend.Copy(svd.U, a);

@@ -12,8 +12,7 @@ public static class RankPlanner
     public const double TieTolerance = 1e-12;
 
     /// <summary>
-    /// The rank of one weight w (m x n) on <paramref name="backend"/>. SumFraction computes all singular values with the
-    /// vendor solver; EnergyFraction the leading min(KMax, m, n) with the truncated SVD and takes ||W||_F^2 as total.
+    /// The rank of one weight w (m x n) on <paramref name="backend"/> (<see cref="Factorize"/> without keeping the factors).
     /// NaN or Inf in w is an ArgumentException naming the layer.
     /// </summary>
     public static LayerRank ForMatrix(Backend backend, string layer, Tensor w, RankOptions options)
@@ -21,6 +20,22 @@ public static class RankPlanner
 
     /// <summary>As above; <paramref name="singularValues"/> gets the values the rank was read from (all, or the leading ones).</summary>
     public static LayerRank ForMatrix(Backend backend, string layer, Tensor w, RankOptions options, out float[] singularValues)
+    {
+        using var f = Factorize(backend, layer, w, options);
+        singularValues = f.SingularValues;
+        return f.Rank;
+    }
+
+    /// <summary>
+    /// One truncated SVD of w (m x n) gives both the rank and the SARA factors (DESIGN 1.1, 1.2): a block Krylov SVD
+    /// (<see cref="KrylovSvd"/>) of the leading min(KMax, m, n) triplets, then k from the criterion's total:
+    /// ||W||_F^2 for EnergyFraction; for SumFraction all singular values from the vendor solver
+    /// (<see cref="RankOptions.UsesExactSpectrum"/>) or the Ritz values plus the block Lanczos quadrature of the rest
+    /// (<see cref="NuclearNorm"/>, recorded in <see cref="LayerRank.Estimate"/>). The sketches are seeded by
+    /// <see cref="RankOptions.Seed"/> and the layer's name, so a layer gets the same bits whatever else is computed.
+    /// NaN or Inf in w is an ArgumentException naming the layer.
+    /// </summary>
+    public static LayerFactors Factorize(Backend backend, string layer, Tensor w, RankOptions options)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentException.ThrowIfNullOrWhiteSpace(layer);
@@ -34,27 +49,55 @@ public static class RankPlanner
         if (norm.NonFinite > 0)
             throw new ArgumentException($"Layer '{layer}': weight {w.ShapeText} has {norm.NonFinite} NaN or infinite values.", nameof(w));
 
-        int r = Math.Min(w.Rows, w.Cols);
+        int r = Math.Min(w.Rows, w.Cols), kCap = Math.Min(options.KMax, r);
+        var seed = LayerSeed(layer, options.Seed);
+        using var svd = KrylovSvd.Compute(backend, w, kCap, options.Krylov, seed);
         float[] s;
         double total;
-        if (options.Criterion == RankCriterion.SumFraction)
+        TotalEstimate? estimate = null;
+        if (options.Criterion == RankCriterion.EnergyFraction)
         {
-            s = TruncatedSvd.ExactSingularValues(backend, w);
+            s = svd.Values[..kCap];
+            total = norm.SumOfSquares;
+        }
+        else if (svd.IsDense || options.UsesExactSpectrum(w.Rows, w.Cols) || !FitsQuadrature(svd, options.Krylov))
+        {
+            s = svd.IsDense ? svd.Values : TruncatedSvd.ExactSingularValues(backend, w);
             total = s.Sum(v => (double)v);
         }
         else
         {
-            var svdOptions = new SvdOptions(Math.Min(Math.Min(options.KMax, r), Backend.MaxSmallDimension), options.Oversampling, options.PowerIterations, options.Seed);
-            using var svd = TruncatedSvd.Compute(backend, w, svdOptions);
-            s = svd.S;
-            total = norm.SumOfSquares;
+            estimate = NuclearNorm.Estimate(backend, w, svd, options.Krylov.Probes, options.Krylov.LanczosSteps, seed ^ ProbeSeedSalt);
+            s = svd.Values[..kCap];
+            total = estimate.Value;
         }
-        singularValues = s;
         var k = ChooseRank(s, total, options, out var fraction);
+        var (a, b) = svd.Factors(Math.Min(k, svd.VectorCount));
         var s1 = (double)s[0];
         var spectrum = new SpectrumSummary(s.Length, s1, s[k - 1], s[^1], total, norm.SumOfSquares,
             s1 > 0 ? norm.SumOfSquares / (s1 * s1) : 0);
-        return new LayerRank(layer, w.Rows, w.Cols, k, fraction, clock.Elapsed.TotalSeconds, spectrum, options.Criterion, options.Tau);
+        var rank = new LayerRank(layer, w.Rows, w.Cols, k, fraction, clock.Elapsed.TotalSeconds, spectrum, options.Criterion,
+            options.Tau, Estimate: estimate);
+        return new LayerFactors(rank, a, b, s);
+    }
+
+    /// <summary>Mixed into the layer seed for the quadrature's probes, so they are independent of the Krylov sketch.</summary>
+    private const int ProbeSeedSalt = 0x2545F491;
+
+    private static bool FitsQuadrature(KrylovSvd svd, KrylovOptions o) =>
+        svd.VectorCount + o.Probes * o.LanczosSteps <= Math.Min(svd.Rows, svd.Cols);
+
+    /// <summary>The seed of a layer's sketches: <paramref name="seed"/> mixed with a hash (FNV-1a) of the layer's name.</summary>
+    public static int LayerSeed(string layer, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        var h = 2166136261u;
+        foreach (var ch in layer)
+        {
+            h = (h ^ (byte)ch) * 16777619u;
+            h = (h ^ (byte)(ch >> 8)) * 16777619u;
+        }
+        return (int)h ^ seed;
     }
 
     /// <summary>

@@ -1,0 +1,60 @@
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Backends;
+
+/// <summary>
+/// Rows [<see cref="Start"/>, <see cref="Start"/> + <see cref="Count"/>) of a 2-D tensor: a contiguous row-major
+/// sub-matrix with the tensor's own row stride. The block Krylov SVD keeps its bases as rows of one tensor and works on
+/// blocks of them without copies.
+/// </summary>
+public readonly record struct RowBlock(Tensor Tensor, int Start, int Count)
+{
+    /// <summary>All rows of <paramref name="t"/>.</summary>
+    public static implicit operator RowBlock(Tensor t) => new(t, 0, t.Rows);
+
+    public int Cols => Tensor.Cols;
+
+    internal nint Ptr => Tensor.Ptr + (nint)((long)Start * Tensor.Cols * sizeof(float));
+
+    public override string ToString() => $"rows [{Start}, {Start + Count}) of {Tensor.ShapeText}";
+}
+
+public abstract partial class Backend
+{
+    /// <summary>c = alpha * op(a) op(b) + beta * c on row blocks of 2-D tensors (see <see cref="RowBlock"/>).</summary>
+    public void Gemm(RowBlock a, bool transA, RowBlock b, bool transB, RowBlock c, float alpha = 1f, float beta = 0f)
+    {
+        CheckBlock(a, nameof(a));
+        CheckBlock(b, nameof(b));
+        CheckBlock(c, nameof(c));
+        var (m, ka) = transA ? (a.Cols, a.Count) : (a.Count, a.Cols);
+        var (kb, n) = transB ? (b.Cols, b.Count) : (b.Count, b.Cols);
+        if (ka != kb) throw new ArgumentException($"Inner dimensions differ: op(a) is {m}x{ka}, op(b) is {kb}x{n}.", nameof(b));
+        if (c.Count != m || c.Cols != n) throw new ArgumentException($"'c' must be {m}x{n}; got {c}.", nameof(c));
+        if (m == 0 || n == 0) return;
+        GemmBlocksCore(a.Ptr, a.Cols, transA, b.Ptr, b.Cols, transB, c.Ptr, c.Cols, m, n, ka, alpha, beta);
+    }
+
+    /// <summary>Copies the rows of <paramref name="src"/> into <paramref name="dst"/> (same row and column counts).</summary>
+    public void Copy(RowBlock src, RowBlock dst)
+    {
+        CheckBlock(src, nameof(src));
+        CheckBlock(dst, nameof(dst));
+        if (src.Count != dst.Count || src.Cols != dst.Cols) throw new ArgumentException($"'dst' ({dst}) must have the shape of 'src' ({src}).", nameof(dst));
+        if ((long)src.Count * src.Cols > 0) CopyBlockCore(dst.Ptr, src.Ptr, (long)src.Count * src.Cols * sizeof(float));
+    }
+
+    private void CheckBlock(RowBlock block, string name)
+    {
+        Check.Matrix(this, block.Tensor, name);
+        if (block.Start < 0 || block.Count < 0 || (long)block.Start + block.Count > block.Tensor.Rows)
+            throw new ArgumentOutOfRangeException(name, $"'{name}': {block} is outside the tensor.");
+    }
+
+    /// <summary>Row-major GEMM on raw pointers with leading dimensions (the row strides).</summary>
+    protected abstract void GemmBlocksCore(nint a, int lda, bool transA, nint b, int ldb, bool transB, nint c, int ldc,
+        int m, int n, int k, float alpha, float beta);
+
+    /// <summary>Copies <paramref name="bytes"/> bytes between two places in this backend's memory.</summary>
+    protected abstract void CopyBlockCore(nint dst, nint src, long bytes);
+}

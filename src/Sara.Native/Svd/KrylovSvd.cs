@@ -1,0 +1,220 @@
+using Sara.Native.Backends;
+using Sara.Native.Tensors;
+
+namespace Sara.Native.Svd;
+
+/// <summary>
+/// Randomized block Krylov SVD (Musco &amp; Musco 2015) of W (m x n), built from backend GEMMs. It works on the short side
+/// X (d x D, d = min(m, n): X = W when m &lt;= n, else W^T) and keeps every basis as the rows of one tensor:
+/// <code>
+/// Q_0 = orth(G X^T)                       G: Gaussian b x D from the seed
+/// Z_j = Q_j X   (b x D, row block j of Z)
+/// Q_{j+1} = orth((I - P) Z_j X^T)         P: projector on Q_0..Q_j (block Gram–Schmidt, twice, and once more after
+///                                         normalising, so rank-deficient W still gives an orthonormal basis)
+/// Z = Q X  (L x D) = Ub diag(s) Vt        (SmallSvd): s are the Ritz values; X ~ (Ub^T Q)^T diag(s) Vt
+/// </code>
+/// Each block step costs two passes over W of width b; Z is filled by the passes the iteration makes anyway, so
+/// the projection costs no extra pass. When the basis would span the whole short side (L &gt;= d) the basis is the
+/// identity and the result is the dense SVD (exact to float32 rounding).
+/// </summary>
+public sealed class KrylovSvd : IDisposable
+{
+    private readonly Backend _backend;
+    private readonly Tensor _leadingShort;   // c x d: leading singular vectors of the short side, as rows
+    private readonly Tensor _leadingLong;    // c x D: the same for the long side
+
+    private KrylovSvd(Backend backend, int rows, int cols, float[] values, bool dense, Tensor leadingShort, Tensor leadingLong)
+    {
+        _backend = backend;
+        Rows = rows;
+        Cols = cols;
+        Values = values;
+        IsDense = dense;
+        _leadingShort = leadingShort;
+        _leadingLong = leadingLong;
+    }
+
+    public int Rows { get; }
+    public int Cols { get; }
+
+    /// <summary>All Ritz values (L of them, or all min(m, n) when dense), descending.</summary>
+    public float[] Values { get; }
+
+    /// <summary>How many leading singular vectors are kept (the most <see cref="Factors"/> can return).</summary>
+    public int VectorCount => _leadingShort.Rows;
+
+    /// <summary>The leading <see cref="VectorCount"/> singular vectors of the short side, as rows.</summary>
+    public Tensor LeadingShortSide => _leadingShort;
+
+    /// <summary>True when W is wide or square (the short side is the row space of W^T, i.e. the m side).</summary>
+    public bool Wide => Rows <= Cols;
+
+    /// <summary>True when the basis spans the whole short side, so <see cref="Values"/> is the whole spectrum.</summary>
+    public bool IsDense { get; }
+
+    /// <summary>
+    /// The leading <paramref name="vectors"/> singular triplets of <paramref name="w"/> with a basis of
+    /// <c>options.Width(vectors)</c> columns (dense when that reaches min(m, n)). Same seed, same backend: same bits.
+    /// </summary>
+    public static KrylovSvd Compute(Backend backend, Tensor w, int vectors, KrylovOptions options, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        int m = w.Rows, n = w.Cols, d = Math.Min(m, n);
+        if (w.Rank != 2 || d < 1) throw new ArgumentException($"w must be a non-empty m x n matrix; got {w.ShapeText}.", nameof(w));
+        if (vectors < 1 || vectors > d) throw new ArgumentOutOfRangeException(nameof(vectors), $"vectors must be in [1, {d}]; got {vectors}.");
+        var width = options.Width(vectors);
+        if (width >= d) return Dense(backend, w, vectors);
+        if (width > Backend.MaxSmallDimension)
+            throw new ArgumentOutOfRangeException(nameof(vectors), $"The basis ({width} columns) exceeds the largest sketch, {Backend.MaxSmallDimension}.");
+        return Krylov(backend, w, vectors, options.BlockSize, width, seed);
+    }
+
+    private static KrylovSvd Krylov(Backend backend, Tensor w, int vectors, int b, int width, int seed)
+    {
+        int m = w.Rows, n = w.Cols, d = Math.Min(m, n), D = Math.Max(m, n);
+        var op = new ShortSide(backend, w);
+        using var basis = backend.Empty(width, d);
+        using var z = backend.Empty(width, D);
+        using var y = backend.Empty(b, d);
+        using var coefficients = backend.Empty(width, b);
+        using var qr = new TruncatedSvd.QrScratch(backend, b);
+        using (var g = backend.FromArray(SeededGaussian.Normal((long)b * D, 1.0, seed), b, D))
+            op.TimesXt(g, y);
+        var blocks = width / b;
+        for (var j = 0; ; j++)
+        {
+            var qj = new RowBlock(basis, j * b, b);
+            Orthonormalize(backend, y, new RowBlock(basis, 0, j * b), qj, coefficients, qr);
+            var zj = new RowBlock(z, j * b, b);
+            op.Times(qj, zj);
+            if (j == blocks - 1) break;
+            op.TimesXt(zj, y);
+        }
+        var (values, leadingShort, leadingLong) = Project(backend, z, basis, vectors);
+        return new KrylovSvd(backend, m, n, values, false, leadingShort, leadingLong);
+    }
+
+    /// <summary>Basis = identity: the SVD of X itself.</summary>
+    private static KrylovSvd Dense(Backend backend, Tensor w, int vectors)
+    {
+        int m = w.Rows, n = w.Cols, d = Math.Min(m, n);
+        if (d > Backend.MaxSmallDimension)
+            throw new ArgumentOutOfRangeException(nameof(w), $"A dense SVD of {w.ShapeText} exceeds the largest sketch, {Backend.MaxSmallDimension}.");
+        using var identity = Identity(backend, d);
+        using var xt = m <= n ? null : backend.Empty(d, m);
+        if (xt is not null) backend.Gemm(identity, false, w, true, xt);   // X = W^T, exactly (products with 1 and 0)
+        var (values, leadingShort, leadingLong) = Project(backend, xt ?? w, identity, vectors);
+        return new KrylovSvd(backend, m, n, values, true, leadingShort, leadingLong);
+    }
+
+    /// <summary>SVD of z = Q X (L x D): values, Ub^T Q (c x d) and Vt (c x D).</summary>
+    private static (float[] Values, Tensor Short, Tensor Long) Project(Backend backend, Tensor z, Tensor basis, int vectors)
+    {
+        int width = z.Rows;
+        using var s = backend.Empty(width);
+        using var ub = backend.Empty(width, vectors);
+        var leadingLong = backend.Empty(vectors, z.Cols);
+        var leadingShort = backend.Empty(vectors, basis.Cols);
+        try
+        {
+            backend.SmallSvd(z, s, ub, leadingLong);
+            backend.Gemm(ub, true, basis, false, leadingShort);
+            return (s.ToArray(), leadingShort, leadingLong);
+        }
+        catch
+        {
+            leadingLong.Dispose();
+            leadingShort.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// dst = an orthonormal basis (rows) of y's rows with the rows of <paramref name="done"/> projected out. y is
+    /// overwritten. Block classical Gram–Schmidt twice, a shifted CholeskyQR pass, one more projection (a block that
+    /// was nearly inside the span is mostly rounding noise, and normalising it amplifies its component along the span),
+    /// then CholeskyQR2.
+    /// </summary>
+    internal static void Orthonormalize(Backend backend, Tensor y, RowBlock done, RowBlock dst, Tensor coefficients, TruncatedSvd.QrScratch qr)
+    {
+        Project(backend, y, done, coefficients);
+        Project(backend, y, done, coefficients);
+        CholeskyPass(backend, y, dst, qr, TruncatedSvd.FirstPassShift);
+        backend.Copy(dst, y);
+        Project(backend, y, done, coefficients);
+        CholeskyPass(backend, y, dst, qr, 0f);
+        backend.Copy(dst, y);
+        CholeskyPass(backend, y, dst, qr, 0f);
+    }
+
+    /// <summary>y -= (y Q^T) Q for the orthonormal rows Q of <paramref name="done"/>.</summary>
+    internal static void Project(Backend backend, RowBlock y, RowBlock done, Tensor coefficients)
+    {
+        if (done.Count == 0) return;
+        var c = new RowBlock(coefficients, 0, done.Count);   // Q y^T: done.Count x y.Count
+        backend.Gemm(done, false, y, true, c);
+        backend.Gemm(c, true, done, false, y, -1f, 1f);
+    }
+
+    /// <summary>dst = L^-1 src with L L^T = src src^T (+ shift): orthonormal rows spanning src's rows.</summary>
+    internal static void CholeskyPass(Backend backend, RowBlock src, RowBlock dst, TruncatedSvd.QrScratch qr, float shift)
+    {
+        backend.Gemm(src, false, src, true, qr.Gram);
+        backend.Cholesky(qr.Gram, qr.Factor, shift);
+        backend.TriangularInverse(qr.Factor, qr.Inverse);
+        backend.Gemm(qr.Inverse, false, src, false, dst);
+    }
+
+    internal static Tensor Identity(Backend backend, int size)
+    {
+        var data = new float[(long)size * size];
+        for (var i = 0; i < size; i++) data[(long)i * size + i] = 1f;
+        return backend.FromArray(data, size, size);
+    }
+
+    /// <summary>
+    /// A = U_k (m x k) and B = V_k^T (k x n) for k &lt;= <see cref="VectorCount"/>: new tensors the caller disposes.
+    /// </summary>
+    public (Tensor A, Tensor B) Factors(int k)
+    {
+        if (k < 1 || k > VectorCount) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in [1, {VectorCount}]; got {k}.");
+        // Wide: U rows = the short side (m), V^T rows = the long side (n). Tall: the other way round.
+        var (uRows, vtRows) = Wide ? (_leadingShort, _leadingLong) : (_leadingLong, _leadingShort);
+        var a = _backend.Empty(Rows, k);
+        var b = _backend.Empty(k, Cols);
+        try
+        {
+            using var identity = Identity(_backend, k);
+            _backend.Gemm(new RowBlock(uRows, 0, k), true, identity, false, a);   // transpose, exactly
+            _backend.Copy(new RowBlock(vtRows, 0, k), b);
+            return (a, b);
+        }
+        catch
+        {
+            a.Dispose();
+            b.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        _leadingShort.Dispose();
+        _leadingLong.Dispose();
+    }
+
+    /// <summary>Products with X (d x D, the short side of W) and X^T on row blocks, as GEMMs with W.</summary>
+    internal readonly struct ShortSide(Backend backend, Tensor w)
+    {
+        private readonly bool _wide = w.Rows <= w.Cols;
+
+        /// <summary>dst (r x D) = src (r x d) X.</summary>
+        public void Times(RowBlock src, RowBlock dst) => backend.Gemm(src, false, w, !_wide, dst);
+
+        /// <summary>dst (r x d) = src (r x D) X^T.</summary>
+        public void TimesXt(RowBlock src, RowBlock dst) => backend.Gemm(src, false, w, _wide, dst);
+    }
+}
