@@ -114,8 +114,11 @@ internal static class InitCommand
         try
         {
             var console = context.CreateConsole();
-            Header(console, q, selected, skipped, backends);
-            return Interruptible(context, "init", token => Execute(console, q, selected, backends, token));
+            // Plain lines when redirected (one per layer, never wrapped); Spectre's console only draws the live progress.
+            var interactive = console.Profile.Capabilities.Interactive;
+            Action<string> say = interactive ? line => console.WriteLine(line) : context.Output.WriteLine;
+            Header(say, q, selected, skipped, backends);
+            return Interruptible(context, "init", token => Execute(console, interactive, say, q, selected, backends, token));
         }
         finally
         {
@@ -123,34 +126,34 @@ internal static class InitCommand
         }
     }
 
-    private static void Header(IAnsiConsole console, InitRequest q, List<WeightMatrix> selected, List<SkippedWeight> skipped,
+    private static void Header(Action<string> say, InitRequest q, List<WeightMatrix> selected, List<SkippedWeight> skipped,
         IReadOnlyList<Backend> backends)
     {
         var devices = string.Join(", ", backends.Select(b => $"{b.Name} ({b.Description})"));
-        console.MarkupLine($"[bold]sara init[/] {Markup.Escape(q.Checkpoint)} on {Markup.Escape(devices)}");
+        say($"sara init {q.Checkpoint} on {devices}");
         var share = q.Part is { } p ? $"; part {p.Index}/{p.Count} of the layers" : "";
-        console.WriteLine($"{selected.Count} weight matrices selected ({q.Targets}), {skipped.Count} tensors skipped{share}");
+        say($"{selected.Count} weight matrices selected ({q.Targets}), {skipped.Count} tensors skipped{share}");
         var byDefault = skipped.Where(s => s.Reason.EndsWith("(excluded by default)", StringComparison.Ordinal)).ToList();
         if (byDefault.Count > 0)
-            console.WriteLine($"excluded by default: {string.Join(", ", byDefault.Select(s => $"{s.Name} ({s.Reason.Replace(" (excluded by default)", "")})"))}; "
-                              + "name them in --target-modules to adapt them");
+            say($"excluded by default: {string.Join(", ", byDefault.Select(s => $"{s.Name} ({s.Reason.Replace(" (excluded by default)", "")})"))}; "
+                + "name them in --target-modules to adapt them");
         var r = q.Rank;
-        console.WriteLine($"method {AdapterMethods.ToText(q.Method)}{(q.Method == AdapterMethod.MoSara ? $", E = {q.Experts}" : "")}; "
-                          + $"criterion {r.Criterion}, tau {r.Tau.ToString(CultureInfo.InvariantCulture)}, k in [{r.KMin}, {r.KMax}]; {SpectrumOptions.Describe(r)}; seed {r.Seed}");
+        say($"method {AdapterMethods.ToText(q.Method)}{(q.Method == AdapterMethod.MoSara ? $", E = {q.Experts}" : "")}; "
+            + $"criterion {r.Criterion}, tau {r.Tau.ToString(CultureInfo.InvariantCulture)}, k in [{r.KMin}, {r.KMax}]; {SpectrumOptions.Describe(r)}; seed {r.Seed}");
     }
 
-    private static int Execute(IAnsiConsole console, InitRequest q, List<WeightMatrix> selected, IReadOnlyList<Backend> backends, CancellationToken token)
+    private static int Execute(IAnsiConsole console, bool interactive, Action<string> say, InitRequest q, List<WeightMatrix> selected,
+        IReadOnlyList<Backend> backends, CancellationToken token)
     {
         InitOutcome outcome = null!;
-        void Info(string line) => console.WriteLine(line);
-        if (console.Profile.Capabilities.Interactive)
+        if (interactive)
         {
             console.Progress().AutoClear(true).HideCompleted(true)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .Start(progress =>
                 {
                     var task = progress.AddTask("init", maxValue: selected.Sum(m => (double)m.Rows * m.Cols));
-                    outcome = InitRunner.Run(q, selected, backends, Info, d =>
+                    outcome = InitRunner.Run(q, selected, backends, say, d =>
                     {
                         task.Description = Markup.Escape($"{d.Done}/{d.Total} {d.Layer.Layer}");
                         task.Increment((double)d.Layer.Rows * d.Layer.Cols);
@@ -159,12 +162,12 @@ internal static class InitCommand
         }
         else
         {
-            outcome = InitRunner.Run(q, selected, backends, Info, d => console.WriteLine(LayerLine(d)), token);
+            outcome = InitRunner.Run(q, selected, backends, say, d => say(LayerLine(d)), token);
         }
         var ks = outcome.Plan.Layers.Select(l => l.K).Order().ToList();
-        console.WriteLine($"wrote {q.Output}: {outcome.Layers} layers ({outcome.Computed} computed, {outcome.Resumed} resumed), "
+        say($"wrote {q.Output}: {outcome.Layers} layers ({outcome.Computed} computed, {outcome.Resumed} resumed), "
                           + $"k {ks[0]}..{ks[^1]} (median {ks[ks.Count / 2]}), {outcome.TrainableParameters:N0} trainable parameters; plan {q.PlanPath}");
-        console.WriteLine($"{outcome.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s, peak RSS {PeakRss()}");
+        say($"{outcome.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s, peak RSS {PeakRss()}");
         return 0;
     }
 
@@ -172,7 +175,7 @@ internal static class InitCommand
     internal static string LayerLine(LayerDone d)
     {
         var l = d.Layer;
-        var bound = l.Estimate is { } e ? $"total ±{(100 * e.RelativeBound).ToString("F2", CultureInfo.InvariantCulture)}%" : "total exact";
+        var bound = "total " + RankPlan.TotalText(l);
         var left = d.Remaining is { } t ? $", ~{Clock(t)} left" : "";
         return string.Create(CultureInfo.InvariantCulture,
             $"[{d.Done}/{d.Total}] {l.Layer} {l.Rows}x{l.Cols} k={l.K} reached {l.FractionReached:F4} {bound} {l.Seconds:F2} s (read {d.ReadSeconds:F2} s, {d.Device}); {Clock(d.Elapsed)} elapsed{left}");

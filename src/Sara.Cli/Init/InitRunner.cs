@@ -129,7 +129,7 @@ internal static class InitRunner
         else
         {
             tensors["Lambda"] = new float[(long)q.Experts * k];
-            tensors["Wg"] = SeededGaussian.Normal((long)q.Experts * k, InitSettings.RouterInitStd, InitSettings.RouterSeed);
+            tensors["Wg"] = SeededGaussian.Normal((long)q.Experts * k, InitSettings.Router.RouterInitStd, InitSettings.Router.RouterSeed);
             tensors["bg"] = new float[q.Experts];
         }
         tensors["A"] = f.A.ToArray();

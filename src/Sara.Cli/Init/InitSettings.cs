@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Sara.Native.IO;
+using Sara.Native.Layers;
 using Sara.Native.Svd;
 
 namespace Sara.Cli.Init;
@@ -24,9 +25,8 @@ internal sealed record InitSettings(string Checkpoint, IReadOnlyList<InitLayer> 
     public const string Format = "sara-init";
     public const int Version = 1;
 
-    /// <summary>Mo-SARA router initialisation, as MoSaraLinear.FromPretrained's defaults (MoSaraOptions).</summary>
-    public const int RouterSeed = 1234;
-    public const float RouterInitStd = 0.02f;
+    /// <summary>Mo-SARA router initialisation: MoSaraLinear.FromPretrained's defaults (MoSaraOptions).</summary>
+    public static readonly MoSaraOptions Router = new();
 
     public string ToJson()
     {

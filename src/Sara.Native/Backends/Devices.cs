@@ -35,7 +35,7 @@ public static class Devices
             case var ordinal when ordinal.StartsWith("emu:", StringComparison.Ordinal) && TryOrdinal(ordinal[4..], out _):
                 return Create("emu");
             default:
-                throw new ArgumentException($"Unknown device '{name}'; expected cpu, emu, cuda or cuda:N ({EnvironmentVariable}).", nameof(name));
+                throw new ArgumentException($"Unknown device '{name}'; expected cpu, emu or cuda, or cuda:N for one GPU ({EnvironmentVariable}).", nameof(name));
         }
     }
 
