@@ -9,6 +9,7 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Sara.Bench;
 
 if (args.Length > 0 && args[0] == "make-checkpoint") return Sara.Bench.Init.SyntheticCheckpoint.Run(args[1..]);
+if (args.Length > 0 && args[0] == "summarize-init") return Sara.Bench.Init.InitSummary.Run(args[1..]);
 
 var results = "bench/results";
 var iterations = 15;

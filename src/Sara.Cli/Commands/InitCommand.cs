@@ -171,14 +171,17 @@ internal static class InitCommand
         return 0;
     }
 
-    /// <summary>One line per finished layer (redirected output): name, shape, k, fraction, the total's error bound, time, ETA.</summary>
+    /// <summary>
+    /// One line per finished layer (redirected output): name, shape, k, fraction, the total's error bound, the layer's
+    /// wall seconds (read, SVD and plan, write) with the read and the process's CPU seconds, the device, elapsed and ETA.
+    /// </summary>
     internal static string LayerLine(LayerDone d)
     {
         var l = d.Layer;
-        var bound = "total " + RankPlan.TotalText(l);
         var left = d.Remaining is { } t ? $", ~{Clock(t)} left" : "";
+        var cpu = double.IsNaN(d.CpuSeconds) ? "" : $", cpu {d.CpuSeconds:F2} s";
         return string.Create(CultureInfo.InvariantCulture,
-            $"[{d.Done}/{d.Total}] {l.Layer} {l.Rows}x{l.Cols} k={l.K} reached {l.FractionReached:F4} {bound} {l.Seconds:F2} s (read {d.ReadSeconds:F2} s, {d.Device}); {Clock(d.Elapsed)} elapsed{left}");
+            $"[{d.Done}/{d.Total}] {l.Layer} {l.Rows}x{l.Cols} k={l.K} reached {l.FractionReached:F4} total {RankPlan.TotalText(l)} {d.Seconds:F2} s (read {d.ReadSeconds:F2} s{cpu}, {d.Device}); {Clock(d.Elapsed)} elapsed{left}");
     }
 
     private static string Clock(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"m\:ss", CultureInfo.InvariantCulture);

@@ -10,8 +10,13 @@ namespace Sara.Cli.Init;
 internal sealed record InitRequest(string Checkpoint, string Output, RankOptions Rank, AdapterMethod Method, int Experts,
     WeightFilter Filter, ModuleTargets Targets, (int Index, int Count)? Part, bool Resume, string PlanPath);
 
-/// <summary>A finished layer, for progress output: its plan entry, seconds reading it, the device, and the run's progress.</summary>
-internal sealed record LayerDone(LayerRank Layer, double ReadSeconds, string Device, int Done, int Total, TimeSpan Elapsed, TimeSpan? Remaining);
+/// <summary>
+/// A finished layer, for progress output: its plan entry, the layer's wall seconds from the first byte read to its file
+/// written (of which ReadSeconds reading and converting the checkpoint's tensor), the process's CPU seconds over the
+/// same span (NaN with several devices, where the workers overlap), the device, and the run's progress.
+/// </summary>
+internal sealed record LayerDone(LayerRank Layer, double Seconds, double ReadSeconds, double CpuSeconds, string Device, int Done, int Total,
+    TimeSpan Elapsed, TimeSpan? Remaining);
 
 /// <summary>The run's result: layers written, resumed and computed, trainable parameters, wall time, the plan.</summary>
 internal sealed record InitOutcome(int Layers, int Resumed, int Computed, long TrainableParameters, TimeSpan Elapsed, RankPlan Plan);
@@ -76,6 +81,7 @@ internal static class InitRunner
                 var matrix = selected[index];
                 var layer = settings.Layers[index];
                 var read = Stopwatch.StartNew();
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var length = (long)layer.Rows * layer.Cols;
                 if (staging is null || staging.LongLength < length) staging = new float[share.Max(i => (long)settings.Layers[i].Rows * settings.Layers[i].Cols)];
                 var span = staging.AsSpan(0, checked((int)length));
@@ -84,6 +90,8 @@ internal static class InitRunner
                 var result = Compute(backend, layer.Name, span, layer.Rows, layer.Cols, q);
                 var path = Path.Combine(work, LayerResultFile.NameFor(index));
                 LayerResultFile.Write(path, fingerprint, index, result.Plan, result.Tensors);
+                var seconds = read.Elapsed.TotalSeconds;
+                var cpuSeconds = backends.Count == 1 ? (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds : double.NaN;
                 lock (gate)
                 {
                     done[index] = new LayerResultFile(path, layer.Name, index, result.Plan.K, layer.Rows, layer.Cols, result.Plan);
@@ -91,7 +99,7 @@ internal static class InitRunner
                     finished++;
                     var elapsed = clock.Elapsed;
                     TimeSpan? remaining = doneCost > 0 ? elapsed * ((double)(totalCost - doneCost) / doneCost) : null;
-                    layerDone(new LayerDone(result.Plan, readSeconds, backend.Name, finished, mine.Count, elapsed, remaining));
+                    layerDone(new LayerDone(result.Plan, seconds, readSeconds, cpuSeconds, backend.Name, finished, mine.Count, elapsed, remaining));
                 }
             }
         }

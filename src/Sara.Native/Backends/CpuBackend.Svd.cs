@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Sara.Native.Runtime;
 using Sara.Native.Tensors;
 
@@ -6,17 +7,43 @@ namespace Sara.Native.Backends;
 // The truncated SVD's non-GEMM pieces in C# (Cholesky, triangular inverse, reductions) and LAPACKE (dense SVDs).
 public sealed unsafe partial class CpuBackend
 {
+    // Four float64 lanes per half of a 256-bit vector, summed in a fixed order (deterministic); a chunk with any NaN or
+    // Inf is redone element by element to count them.
     protected override SquaredNorm SumOfSquaresCore(Tensor x)
     {
+        const int chunk = 4096;
         var xs = S(x);
         double sum = 0;
         long bad = 0;
-        foreach (var v in xs)
+        var lanes = Vector256<double>.Zero;
+        for (var start = 0; start < xs.Length; start += chunk)
         {
-            if (float.IsFinite(v)) sum += (double)v * v;
-            else bad++;
+            var part = xs.Slice(start, Math.Min(chunk, xs.Length - start));
+            var i = 0;
+            var acc = Vector256<double>.Zero;
+            var finite = true;
+            if (Vector256.IsHardwareAccelerated)
+                for (; i + Vector256<float>.Count <= part.Length; i += Vector256<float>.Count)
+                {
+                    var v = Vector256.Create(part.Slice(i, Vector256<float>.Count));
+                    if (!Vector256.EqualsAll(v - v, Vector256<float>.Zero)) { finite = false; break; }
+                    var (lo, hi) = Vector256.Widen(v);
+                    acc += lo * lo + hi * hi;
+                }
+            if (!finite)
+            {
+                i = 0;
+                acc = Vector256<double>.Zero;
+            }
+            lanes += acc;
+            for (; i < part.Length; i++)
+            {
+                var v = part[i];
+                if (float.IsFinite(v)) sum += (double)v * v;
+                else bad++;
+            }
         }
-        return new SquaredNorm(sum, bad);
+        return new SquaredNorm(sum + Vector256.Sum(lanes), bad);
     }
 
     // Same algorithm and guard as sara_svd_cholesky (left-looking; a pivot not above 1e-7 * max diagonal gets sqrt(guard)

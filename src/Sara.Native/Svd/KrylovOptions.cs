@@ -8,8 +8,8 @@ namespace Sara.Native.Svd;
 /// </summary>
 public sealed record KrylovOptions
 {
-    public const int DefaultBlockSize = 32;
-    public const int DefaultOversampling = 192;
+    public const int DefaultBlockSize = 64;
+    public const int DefaultOversampling = 256;
     public const int DefaultProbes = 32;
     public const int DefaultLanczosSteps = 10;
 

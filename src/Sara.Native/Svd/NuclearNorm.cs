@@ -85,7 +85,7 @@ public static class NuclearNorm
             if (j == steps - 1) break;
             backend.Copy(u, y);
             var next = new RowBlock(vectors, width + (j + 1) * probes, probes);
-            KrylovSvd.Orthonormalize(backend, y, new RowBlock(vectors, 0, width + (j + 1) * probes), next, coefficients, qr);
+            KrylovSvd.Orthonormalize(backend, y, new RowBlock(vectors, 0, width + (j + 1) * probes), next, coefficients, qr, reproject: false);
             backend.Gemm(next, false, u, true, block);
             Store(t, block.ToArray(), probes, j + 1, j);
         }

@@ -15,7 +15,7 @@ namespace Sara.Tests.Svd;
 /// plan reports for its k is within 0.005 of that k's exact fraction, and within 0.005 of the exact path's fraction
 /// or, where the two ks differ, of the values between them (one s_k / sum s_i exceeds 0.005 on layers as small as
 /// MiniLM's, so a k off by one, which the first criterion allows, moves the fraction by more).
-/// The default options estimate only where min(m, n) &gt;= the Krylov basis plus twice the Lanczos space (1,088 at
+/// The default options estimate only where min(m, n) &gt;= the Krylov basis plus twice the Lanczos space (1,152 at
 /// KMax 256), which no layer of these models reaches (their plans are exact by default), so the estimator is forced on
 /// them with smaller blocks: every layer with room for them is estimated, and the test counts how many.
 /// </summary>
