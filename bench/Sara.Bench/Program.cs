@@ -1,6 +1,7 @@
 // Program.cs — runs the suite with a short in-process BenchmarkDotNet job and writes the ratio table to --results.
 // Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--rounds N] [--only layers,svd,adamw,machine]
 //        dotnet run --project bench/Sara.Bench -c Release -- make-checkpoint --blocks N --out DIR   (7B-shaped bf16 checkpoint for bench/init-7b.sh)
+//        dotnet run --project bench/Sara.Bench -c Release -- krylov-accuracy [--with-11008] [--seeds 2]   (bench/results/krylov-accuracy-<device>.md)
 // Device: SARA_DEVICE=cpu|emu|cuda (default: the GPU when present, else cpu).
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
@@ -10,6 +11,7 @@ using Sara.Bench;
 
 if (args.Length > 0 && args[0] == "make-checkpoint") return Sara.Bench.Init.SyntheticCheckpoint.Run(args[1..]);
 if (args.Length > 0 && args[0] == "summarize-init") return Sara.Bench.Init.InitSummary.Run(args[1..]);
+if (args.Length > 0 && args[0] == "krylov-accuracy") return Sara.Bench.Init.KrylovAccuracy.Run(args[1..]);
 
 var results = "bench/results";
 var iterations = 15;
