@@ -12,7 +12,8 @@
 # without nvcc NVRTC compiles them at first use. cuBLAS / cuSOLVER / NVRTC are looked up in the usual places (CUDA
 # toolkit, distribution packages, conda, pip's nvidia-* wheels as installed with PyTorch) and added to LD_LIBRARY_PATH.
 # Env: SARA_GPU_CHECK_TIMEOUT (seconds, default 450), SARA_GPU_CHECK_ARGS (extra arguments for the binary, e.g. --runs 50).
-# Exit code: the binary's (0 all parity passed, 1 a parity case failed, 3 no CUDA device), 124 on timeout.
+# Exit code: the binary's (0 all parity passed, 1 a parity case failed, 3 no CUDA device, 4 a GPU whose
+# runtime cannot start), 124 on timeout.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

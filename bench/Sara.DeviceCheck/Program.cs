@@ -1,7 +1,7 @@
 // Program.cs — Sara.DeviceCheck: on a real GPU, (1) every parity case the emulator tests run, (2) a timing table with
 // CUDA events (median of many runs after warm-up, L2 flushed before each run), then a short summary table last.
 // Usage: Sara.DeviceCheck [--device N] [--fatbin-dir DIR] [--runs N] [--skip-timing] [--out FILE]
-// Exit: 0 all parity passed; 1 a parity case failed; 2 bad arguments; 3 no CUDA device.
+// Exit: 0 all parity passed; 1 a parity case failed; 2 bad arguments; 3 no CUDA device; 4 a GPU whose runtime cannot start.
 using Sara.DeviceCheck;
 using Sara.Native.Backends;
 using Sara.Tests.DeviceCheck;
@@ -26,8 +26,8 @@ for (var i = 0; i < args.Length; i++)
 }
 
 var clock = System.Diagnostics.Stopwatch.StartNew();
-using var gpu = DeviceGate.Open(ordinal, Console.Error);
-if (gpu is null) return DeviceGate.NoDeviceExitCode;
+using var gpu = DeviceGate.Open(ordinal, Console.Error, out var gateExitCode);
+if (gpu is null) return gateExitCode;
 Console.WriteLine($"device: {gpu.Description}");
 Console.WriteLine($"kernels: {KernelImages.Prepare(gpu.Device.Arch, fatbinDir)}");
 

@@ -96,6 +96,14 @@ public static class NativeLibraries
     /// <summary>The environment variable that forces the file for a logical name: SARA_NATIVE_OVERRIDE_cuda, ..._openblas, ...</summary>
     public static string OverrideVariable(string logicalName) => "SARA_NATIVE_OVERRIDE_" + logicalName["sara:".Length..];
 
+    /// <summary>True when one file is forced for <paramref name="logicalName"/> (<see cref="Override"/> or SARA_NATIVE_OVERRIDE_&lt;name&gt;).</summary>
+    public static bool IsForced(string logicalName)
+    {
+        lock (Gate)
+            if (Overrides.ContainsKey(logicalName)) return true;
+        return !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(OverrideVariable(logicalName)));
+    }
+
     /// <summary>True when the library loads; never throws.</summary>
     public static bool IsAvailable(string logicalName)
     {

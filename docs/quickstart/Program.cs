@@ -7,7 +7,7 @@ using Sara.Native.Optim;
 using Sara.Native.Tensors;
 
 const int m = 64, n = 128, tokens = 256;   // W0 is m x n (out x in); a batch is tokens x n
-var rng = new Random();
+var rng = new Random(1);                   // seeded: every run draws the same data
 float[] Uniform(int count, float scale) => Enumerable.Range(0, count).Select(_ => scale * (2 * rng.NextSingle() - 1)).ToArray();
 
 var w0 = Uniform(m * n, 0.1f);             // stands in for a pretrained weight

@@ -6,12 +6,15 @@ namespace Sara.Cli;
 /// <summary>
 /// The `sara` command line: analyze, demo, init, merge, smoke. <see cref="Run"/> parses, runs and returns the exit code;
 /// user errors (bad arguments, missing or corrupt files, unavailable device) are one line on stderr and exit code 1
-/// (2 for a command line that does not parse), never a stack trace.
+/// (2 for a command line that does not parse), never a stack trace; 3 is an internal error, 4 a failed `sara smoke`.
 /// </summary>
 public static class SaraCli
 {
     public const int ExitUserError = 1;
     public const int ExitUsage = 2;
+
+    /// <summary>A self-check (`sara smoke`) ran and found a wrong result.</summary>
+    public const int ExitCheckFailed = 4;
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {

@@ -1,8 +1,10 @@
 using Sara.Tests.Support;
 
+[assembly: LogRandomSeed]
+
 namespace Sara.Tests;
 
-/// <summary>Points the resolver at this checkout's emulator even when the test binaries live outside the tree.</summary>
+/// <summary>Points the resolver at this checkout's emulator even when the test binaries live outside the tree; says the run's seed.</summary>
 [SetUpFixture]
 public sealed class TestSetup
 {
@@ -11,5 +13,7 @@ public sealed class TestSetup
     {
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("SARA_EMU_LIBRARY")) && File.Exists(RepositoryPaths.EmulatorLibrary))
             Environment.SetEnvironmentVariable("SARA_EMU_LIBRARY", RepositoryPaths.EmulatorLibrary);
+        TestContext.Progress.WriteLine($"random test inputs: {TestSeeds.Variable}={TestSeeds.RunSeed}{(TestSeeds.Forced ? " (forced)" : "")}; " +
+                                       "a failing test's output repeats it with the command that replays its inputs");
     }
 }

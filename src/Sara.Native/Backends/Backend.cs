@@ -79,6 +79,8 @@ public abstract partial class Backend : IDisposable
         var (kb, n) = transB ? (b.Cols, b.Rows) : (b.Rows, b.Cols);
         if (ka != kb) throw new ArgumentException($"Inner dimensions differ: op(a) is {m}x{ka}, op(b) is {kb}x{n}.", nameof(b));
         Check.SameShape(this, c, [m, n], nameof(c));
+        Check.NotAliased(c, a, nameof(c), nameof(a));
+        Check.NotAliased(c, b, nameof(c), nameof(b));
         GemmCore(a, transA, b, transB, c, alpha, beta);
     }
 
@@ -131,6 +133,7 @@ public abstract partial class Backend : IDisposable
         Check.Matrix(this, logits, nameof(logits));
         Check.SameShape(this, grad, logits.Shape, nameof(grad));
         Check.Length(labels.Length, logits.Rows, nameof(labels));
+        if (logits.Length == 0) throw new ArgumentException($"Empty logits {logits.ShapeText}: no rows to average over.", nameof(logits));
         foreach (var y in labels)
             if ((uint)y >= (uint)logits.Cols) throw new ArgumentOutOfRangeException(nameof(labels), $"Label {y} outside [0, {logits.Cols}).");
         return SoftmaxCrossEntropyCore(logits, labels, grad);
@@ -144,6 +147,8 @@ public abstract partial class Backend : IDisposable
         Check.SameShape(this, m, param.Shape, nameof(m));
         Check.SameShape(this, v, param.Shape, nameof(v));
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         AdamWCore(param, grad, m, v, options, step);
     }
 
@@ -173,6 +178,21 @@ public abstract partial class Backend : IDisposable
 public sealed record AdamWOptions(float LearningRate = 1e-3f, float Beta1 = 0.9f, float Beta2 = 0.999f,
     float Epsilon = 1e-8f, float WeightDecay = 0f)
 {
+    /// <summary>Throws naming the first option outside its range: a finite lr and decay >= 0, betas in [0, 1), epsilon > 0.</summary>
+    public void Validate()
+    {
+        Require(float.IsFinite(LearningRate) && LearningRate >= 0, LearningRate, nameof(LearningRate), "finite and >= 0");
+        Require(Beta1 is >= 0 and < 1, Beta1, nameof(Beta1), "in [0, 1)");
+        Require(Beta2 is >= 0 and < 1, Beta2, nameof(Beta2), "in [0, 1)");
+        Require(float.IsFinite(Epsilon) && Epsilon > 0, Epsilon, nameof(Epsilon), "finite and > 0");
+        Require(float.IsFinite(WeightDecay) && WeightDecay >= 0, WeightDecay, nameof(WeightDecay), "finite and >= 0");
+    }
+
+    private static void Require(bool ok, float value, string name, string range)
+    {
+        if (!ok) throw new ArgumentOutOfRangeException(name, value, $"AdamW {name} must be {range}.");
+    }
+
     public (float Bc1, float Bc2) BiasCorrections(int step) =>
         ((float)(1 - Math.Pow(Beta1, step)), (float)(1 - Math.Pow(Beta2, step)));
 }

@@ -33,6 +33,13 @@ internal static class Check
             throw new ArgumentException($"'{name}' must have shape [{string.Join(", ", expected)}]; got {t.ShapeText}.", name);
     }
 
+    /// <summary>An output that is also an input of the same call would be read after it is overwritten.</summary>
+    public static void NotAliased(Tensor output, Tensor input, string outputName, string inputName)
+    {
+        if (ReferenceEquals(output, input))
+            throw new ArgumentException($"'{outputName}' must not also be an input of the same call ('{inputName}').", outputName);
+    }
+
     public static void Length(int got, long expected, string name)
     {
         if (got != expected) throw new ArgumentException($"'{name}' must have {expected} elements; got {got}.", name);

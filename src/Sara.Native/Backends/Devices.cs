@@ -4,7 +4,9 @@ namespace Sara.Native.Backends;
 
 /// <summary>
 /// Device choice: the GPU when one is found, else the CPU backend. SARA_DEVICE=cpu|emu|cuda (or an explicit name)
-/// overrides; a requested device that is not available is an error that says why.
+/// overrides; a requested device that is not available is an error that says why. The default falls back to the CPU
+/// only when there is no NVIDIA GPU (<see cref="GpuStartFailure.NoDevice"/>): a GPU whose runtime cannot start (driver
+/// error, missing cuBLAS/cuSOLVER, ...) is an error, not a silent switch to the CPU.
 /// </summary>
 public static class Devices
 {
@@ -17,7 +19,10 @@ public static class Devices
         switch (string.IsNullOrWhiteSpace(name) ? "auto" : name.Trim().ToLowerInvariant())
         {
             case "auto":
-                return GpuRuntime.TryCreate(out var gpu, out _) ? new CudaBackend(gpu!) : new CpuBackend();
+                if (GpuRuntime.TryStart(0, out var gpu, out var failure)) return new CudaBackend(gpu);
+                if (failure.NoDevice) return new CpuBackend();
+                throw new InvalidOperationException(
+                    $"The GPU runtime cannot start ({failure.Reason}); fix that, or set {EnvironmentVariable}=cpu for the CPU backend.");
             case "cpu":
                 return new CpuBackend();
             case "emu":

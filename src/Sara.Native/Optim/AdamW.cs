@@ -11,6 +11,8 @@ public sealed class AdamW : IDisposable
 
     public AdamW(IEnumerable<Variable> parameters, AdamWOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         Options = options;
         using var _ = TensorScope.Suspend();
         foreach (var p in parameters)

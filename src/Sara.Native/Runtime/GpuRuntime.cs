@@ -56,9 +56,25 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
     /// </summary>
     public static bool TryCreate(int ordinal, [NotNullWhen(true)] out GpuRuntime? runtime, out string whyNot)
     {
+        var ok = TryStart(ordinal, out runtime, out var failure);
+        whyNot = failure?.Reason ?? "";
+        return ok;
+    }
+
+    public static bool TryCreate([NotNullWhen(true)] out GpuRuntime? runtime, out string whyNot) => TryCreate(0, out runtime, out whyNot);
+
+    /// <summary>
+    /// Like <see cref="TryCreate(int, out GpuRuntime?, out string)"/>, with the failure classified: <see cref="GpuStartFailure.NoDevice"/>
+    /// when this machine has no NVIDIA GPU to use (no driver library under its usual names, the toolkit's stub driver,
+    /// cuInit finds no device, or the driver counts none); every other failure (a driver that does not initialise, a
+    /// forced driver file that does not load, a missing cuBLAS/cuSOLVER, no kernel binaries, a failing call) is a GPU
+    /// that is there but cannot be used.
+    /// </summary>
+    public static bool TryStart(int ordinal, [NotNullWhen(true)] out GpuRuntime? runtime, [NotNullWhen(false)] out GpuStartFailure? failure)
+    {
         runtime = null;
-        whyNot = Probe(ordinal) ?? "";
-        if (whyNot.Length > 0) return false;
+        failure = Probe(ordinal);
+        if (failure is not null) return false;
         try
         {
             runtime = new GpuRuntime(ordinal);
@@ -66,39 +82,44 @@ public sealed unsafe partial class GpuRuntime : IKernelRuntime
         }
         catch (Exception e) when (e is NativeCallException or DllNotFoundException or EntryPointNotFoundException or ArgumentException)
         {
-            whyNot = e.Message;
+            failure = GpuStartFailure.Broken(e.Message);
             return false;
         }
     }
 
-    public static bool TryCreate([NotNullWhen(true)] out GpuRuntime? runtime, out string whyNot) => TryCreate(0, out runtime, out whyNot);
-
     /// <summary>Null when device <paramref name="ordinal"/> looks usable, else why not.</summary>
-    private static string? Probe(int ordinal)
+    private static GpuStartFailure? Probe(int ordinal)
     {
         try { NativeLibraries.Load(Lib.Cuda); }
-        catch (DllNotFoundException e) { return "no CUDA driver: " + e.Message; }
+        catch (DllNotFoundException e)
+        {
+            // A driver file forced by SARA_NATIVE_OVERRIDE_cuda that does not load is a broken setup, not a missing GPU.
+            return NativeLibraries.IsForced(Lib.Cuda) ? GpuStartFailure.Broken("CUDA driver override does not load: " + e.Message)
+                          : GpuStartFailure.Absent("no CUDA driver: " + e.Message);
+        }
         try
         {
             var r = Cuda.cuInit(0);
-            if (r == CUresult.CUDA_ERROR_NO_DEVICE) return "no CUDA device";
-            if (r != CUresult.CUDA_SUCCESS) return $"CUDA driver failed to initialise: cuInit returned {Cuda.ErrorName(r)}";
+            if (r == CUresult.CUDA_ERROR_NO_DEVICE) return GpuStartFailure.Absent("no CUDA device");
+            if (r == CUresult.CUDA_ERROR_STUB_LIBRARY)
+                return GpuStartFailure.Absent("no CUDA driver: libcuda is the CUDA toolkit's stub (CUDA_ERROR_STUB_LIBRARY), not an installed driver");
+            if (r != CUresult.CUDA_SUCCESS) return GpuStartFailure.Broken($"CUDA driver failed to initialise: cuInit returned {Cuda.ErrorName(r)}");
             var count = CudaDevice.Count();
-            if (count == 0) return "no CUDA device";
-            if (ordinal < 0 || ordinal >= count) return $"no CUDA device {ordinal}: the driver sees {count}";
+            if (count == 0) return GpuStartFailure.Absent("no CUDA device");
+            if (ordinal < 0 || ordinal >= count) return GpuStartFailure.Broken($"no CUDA device {ordinal}: the driver sees {count}");
         }
         catch (Exception e) when (e is NativeCallException or EntryPointNotFoundException)
         {
-            return e.Message;
+            return GpuStartFailure.Broken(e.Message);
         }
         foreach (var (lib, what) in new[] { (Lib.Cublas, "cuBLAS"), (Lib.Cusolver, "cuSOLVER") })
         {
             try { NativeLibraries.Load(lib); }
-            catch (DllNotFoundException e) { return $"no {what}: {e.Message}"; }
+            catch (DllNotFoundException e) { return GpuStartFailure.Broken($"no {what}: {e.Message}"); }
         }
         var uncovered = KernelSources.SourceFiles.Where(s => !KernelSources.Contains(Path.ChangeExtension(s, ".fatbin")));
         if (!KernelSources.Contains("sara.fatbin") && uncovered.Any() && !NativeLibraries.IsAvailable(Lib.Nvrtc))
-            return "no kernel binaries: no fatbin is embedded for " + string.Join(", ", uncovered) + " and NVRTC (libnvrtc) is not found";
+            return GpuStartFailure.Broken("no kernel binaries: no fatbin is embedded for " + string.Join(", ", uncovered) + " and NVRTC (libnvrtc) is not found");
         return null;
     }
 

@@ -1,5 +1,6 @@
 using Sara.Native.Backends;
 using Sara.Native.Runtime;
+using Sara.Tests.Support;
 
 namespace Sara.Tests.Backends;
 
@@ -34,8 +35,14 @@ public class DeviceSelectionTests
     public void TheDefaultIsTheGpuWhenPresentElseTheCpu()
     {
         Environment.SetEnvironmentVariable(Devices.EnvironmentVariable, null);
-        var hasGpu = GpuRuntime.TryCreate(out var probe, out _);
+        var hasGpu = GpuRuntime.TryStart(0, out var probe, out var failure);
         probe?.Dispose();
+        if (!hasGpu && !failure!.NoDevice)
+        {
+            // A GPU that cannot start is an error, not a quiet fall back to the CPU (GpuStartFailureTests simulates it).
+            Assert.That(Assert.Throws<InvalidOperationException>(() => Devices.Create())!.Message, Does.Contain(failure.Reason));
+            return;
+        }
         using var backend = Devices.Create();
         Assert.That(backend.Name, Is.EqualTo(hasGpu ? "cuda" : "cpu"));
     }
@@ -43,11 +50,7 @@ public class DeviceSelectionTests
     [Test]
     public void AnUnavailableCudaDeviceSaysWhy()
     {
-        if (GpuRuntime.TryCreate(out var gpu, out _))
-        {
-            gpu.Dispose();
-            Assert.Ignore("a CUDA device is present: the unavailable path cannot be observed here");
-        }
+        TestDevices.RequireNoGpu();
         var e = Assert.Throws<InvalidOperationException>(() => Devices.Create("cuda"));
         Assert.That(e!.Message, Does.StartWith("Device 'cuda' is not available: no CUDA"));
     }

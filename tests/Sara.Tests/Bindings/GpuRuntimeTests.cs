@@ -6,19 +6,21 @@ namespace Sara.Tests.Bindings;
 
 /// <summary>
 /// GpuRuntime on a real device: memory round trips, row-major GEMM and the dense solvers against float64,
-/// and every embedded kernel resolvable. Skips with "no CUDA device" where TryCreate fails.
+/// and every embedded kernel resolvable. Skips only where there is no NVIDIA device; any other start failure fails
+/// every test of the fixture with the reason (<see cref="TestDevices.SkipOrFail"/>).
 /// </summary>
 [TestFixture]
 [NonParallelizable]
 public unsafe class GpuRuntimeTests
 {
     private GpuRuntime? _gpu;
+    private GpuStartFailure? _failure;
 
     [OneTimeSetUp]
     public void Open()
     {
-        if (!GpuRuntime.TryCreate(out _gpu, out var why)) TestContext.Out.WriteLine($"GPU runtime unavailable: {why}");
-        else TestContext.Out.WriteLine(_gpu!.Description);
+        if (!GpuRuntime.TryStart(0, out _gpu, out _failure)) TestContext.Out.WriteLine($"GPU runtime unavailable: {_failure}");
+        else TestContext.Out.WriteLine(_gpu.Description);
     }
 
     [OneTimeTearDown]
@@ -28,7 +30,7 @@ public unsafe class GpuRuntimeTests
     {
         get
         {
-            if (_gpu == null) Assert.Ignore("no CUDA device");
+            if (_gpu == null) TestDevices.SkipOrFail(_failure!);
             return _gpu!;
         }
     }

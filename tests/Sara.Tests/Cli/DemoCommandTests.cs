@@ -1,16 +1,19 @@
-// `sara demo` with few steps: the output folder's files, and the printed figures re-derived from those files and the task's data.
+// `sara demo` with few steps: the output folder's files, and the printed figures re-derived from those files and the task's
+// data by the test's own float64 scoring (its own MLP forward, argmax, cross-entropy and merge), not the demo's code.
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Sara.Cli.Demo;
 using Sara.Native.IO;
+using Sara.Tests.Support;
 
 namespace Sara.Tests.Cli;
 
-public sealed class DemoCommandTests : CliTestBase
+public sealed partial class DemoCommandTests : CliTestBase
 {
     [Test]
     public void TheDemoRunsOnTheEmulatedGpuPathWithTheSameRanksAsOnTheCpu()
     {
-        var seed = Random.Shared.Next(1, 1000).ToString(CultureInfo.InvariantCulture);
+        var seed = new Rand().Int(1, 1000).ToString(CultureInfo.InvariantCulture);
         var emu = Sara("demo", "--steps", "3", "--seed", seed, "--device", "emu", "--out", PathOf("emu"));
         Assert.That(emu.ExitCode, Is.EqualTo(0), emu.Err);
         Assert.That(emu.Out, Does.Contain("on emu"));
@@ -23,7 +26,7 @@ public sealed class DemoCommandTests : CliTestBase
     [Test]
     public void ShortRunWritesItsFilesAndPrintsFiguresTheFilesReproduce()
     {
-        var seed = Random.Shared.Next(1, 1000);
+        var seed = new Rand().Int(1, 1000);
         var outDir = PathOf("demo");
         var run = Sara("demo", "--steps", "25", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--device", "cpu", "--out", outDir);
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
@@ -36,24 +39,43 @@ public sealed class DemoCommandTests : CliTestBase
 
         var sara = AdapterFile.Load(F("sara_adapter.safetensors"));
         var mo = AdapterFile.Load(F("mosara_adapter.safetensors"));
-        var baseMlp = DemoRunner.LoadMlp(F("base_model.safetensors"));
-        var mergedMlp = DemoRunner.LoadMlp(F("sara_merged_model.safetensors"));
+        var baseMlp = ReadMlp(F("base_model.safetensors"));
+        var mergedMlp = ReadMlp(F("sara_merged_model.safetensors"));
+        Assert.That(baseMlp.Select(l => (l.Rows, l.Cols)), Is.EqualTo(new[] { (256, 32), (256, 256), (8, 256) }), "the demo's 32-256-256-8 MLP");
 
         var fullRow = Row(run.Out, "full fine-tuning");
         var saraRow = Row(run.Out, "SARA");
         var moRow = Row(run.Out, $"Mo-SARA (E={mo.Metadata.Experts})");
-        Assert.That(Count(fullRow[2]), Is.EqualTo(baseMlp.Layers.Sum(l => (long)l.Rows * l.Cols + l.Rows)));
+        Assert.That(Count(fullRow[2]), Is.EqualTo(baseMlp.Sum(l => (long)l.Rows * l.Cols + l.Rows)));
         Assert.That(saraRow[1], Is.EqualTo(string.Join("/", sara.Layers.Select(l => l.K))));
         Assert.That(Count(saraRow[2]), Is.EqualTo(sara.Layers.Sum(l => (long)l.K + l.M * l.K + l.K * l.N)));
         Assert.That(moRow[1], Is.EqualTo(string.Join("/", mo.Layers.Select(l => l.K))));
         var e = mo.Metadata.Experts;
         Assert.That(Count(moRow[2]), Is.EqualTo(mo.Layers.Sum(l => 2L * e * l.K + e)));
 
-        // Accuracies printed for "before" and for SARA "after" recomputed in float64 from the saved weights on the same data.
+        // The saved merged model is W0 + s A diag(lambda) B of the saved base and adapter (float64 here).
+        Assert.That(sara.Layers, Has.Count.EqualTo(baseMlp.Length));
+        foreach (var layer in sara.Layers)
+        {
+            var w0 = baseMlp.Single(l => l.Name == layer.Name);
+            var want = MergeCommandTests.Oracle(w0.Weight, layer, sara.Metadata.Scale);
+            var got = mergedMlp.Single(l => l.Name == w0.Name).Weight;
+            Oracle.AssertClose(got, want, 1e-6, $"merged {w0.Name}");
+        }
+
+        // Accuracies and loss printed for "before" and for SARA "after", recomputed in float64 from the saved weights on
+        // the same data (the demo's task, rebuilt from its seed).
         var settings = new DemoSettings(null, seed, 25, outDir);
         var (_, _, _, shiftTest) = new SyntheticTask(seed).Build(settings.TrainCount, settings.TestCount);
-        Assert.That(Number(saraRow[3 + 1]), Is.EqualTo(100 * Accuracy(baseMlp, shiftTest)).Within(0.25), "acc before");
-        Assert.That(Number(saraRow[5]), Is.EqualTo(100 * Accuracy(mergedMlp, shiftTest)).Within(0.25), "SARA acc after");
+        var before = Score(baseMlp, shiftTest.Inputs, shiftTest.Labels);
+        var after = Score(mergedMlp, shiftTest.Inputs, shiftTest.Labels);
+        TestContext.Out.WriteLine($"float64 scoring: before {100 * before.Accuracy:F2} % (loss {before.Loss:F4}), merged SARA {100 * after.Accuracy:F2} % (loss {after.Loss:F4})");
+        Assert.That(Number(saraRow[3 + 1]), Is.EqualTo(100 * before.Accuracy).Within(0.25), "acc before");
+        Assert.That(Number(saraRow[5]), Is.EqualTo(100 * after.Accuracy).Within(0.25), "SARA acc after");
+        var mergedLine = MergedLine().Match(run.Out);
+        Assert.That(mergedLine.Success, Is.True, "the merged-model line");
+        Assert.That(double.Parse(mergedLine.Groups[1].Value, CultureInfo.InvariantCulture), Is.EqualTo(100 * after.Accuracy).Within(0.1), "merged accuracy");
+        Assert.That(double.Parse(mergedLine.Groups[2].Value, CultureInfo.InvariantCulture), Is.EqualTo(after.Loss).Within(2e-4 + 1e-4 * after.Loss), "merged loss");
         foreach (var row in new[] { fullRow, saraRow, moRow })
         {
             Assert.That(Number(row[8]), Is.GreaterThan(0), "ms/step measured");
@@ -74,12 +96,50 @@ public sealed class DemoCommandTests : CliTestBase
         }
     }
 
-    private static double Accuracy(HostMlp mlp, DataSet data)
+    private sealed record Dense(string Name, int Rows, int Cols, float[] Weight, float[] Bias);
+
+    /// <summary>The MLP's layers as saved: "&lt;name&gt;.weight" (out x in) and "&lt;name&gt;.bias", in file order.</summary>
+    private static Dense[] ReadMlp(string path)
     {
-        var logits = mlp.Logits(data.Inputs, data.Count);
-        var correct = 0;
-        for (var s = 0; s < data.Count; s++)
-            if (Trainer.ArgMax(logits.AsSpan(s * data.Classes, data.Classes)) == data.Labels[s]) correct++;
-        return (double)correct / data.Count;
+        using var file = SafetensorsFile.Open(path);
+        return file.Tensors.Where(t => t.Name.EndsWith(".weight", StringComparison.Ordinal)).Select(t =>
+        {
+            var name = t.Name[..^".weight".Length];
+            return new Dense(name, (int)t.Shape[0], (int)t.Shape[1], file.ReadFloats(t.Name), file.ReadFloats(name + ".bias"));
+        }).ToArray();
     }
+
+    /// <summary>Float64 forward (ReLU between layers), then accuracy (first largest logit) and mean softmax cross-entropy.</summary>
+    private static (double Accuracy, double Loss) Score(Dense[] layers, float[] inputs, int[] labels)
+    {
+        var count = labels.Length;
+        int correct = 0;
+        double loss = 0;
+        for (var s = 0; s < count; s++)
+        {
+            var h = inputs.AsSpan(s * layers[0].Cols, layers[0].Cols).ToArray().Select(v => (double)v).ToArray();
+            for (var li = 0; li < layers.Length; li++)
+            {
+                var l = layers[li];
+                var next = new double[l.Rows];
+                for (var o = 0; o < l.Rows; o++)
+                {
+                    double acc = l.Bias[o];
+                    for (var c = 0; c < l.Cols; c++) acc += (double)l.Weight[o * l.Cols + c] * h[c];
+                    next[o] = li < layers.Length - 1 ? Math.Max(acc, 0) : acc;
+                }
+                h = next;
+            }
+            var best = 0;
+            for (var c = 1; c < h.Length; c++)
+                if (h[c] > h[best]) best = c;
+            if (best == labels[s]) correct++;
+            var max = h.Max();
+            loss += Math.Log(h.Sum(v => Math.Exp(v - max))) + max - h[labels[s]];
+        }
+        return ((double)correct / count, loss / count);
+    }
+
+    [GeneratedRegex(@"Merged SARA model .*?accuracy ([\d.]+) %, loss ([\d.]+)")]
+    private static partial Regex MergedLine();
 }

@@ -68,7 +68,8 @@ public sealed class MergeCommandTests : CliTestBase
         }
     }
 
-    private static double[] Oracle(float[] w0, AdapterLayer l, double s)
+    /// <summary>Float64 W0 + s A diag(lambda) B of an adapter layer (also the oracle of MergeInputTests and DemoCommandTests).</summary>
+    internal static double[] Oracle(float[] w0, AdapterLayer l, double s)
     {
         var a = l.Tensors["A"].Data;
         var b = l.Tensors["B"].Data;

@@ -1,4 +1,5 @@
-// __syncthreads on the emulator: threads that returned leave the barrier; the barrier really waits; throughput.
+// __syncthreads on the emulator: threads that returned leave the barrier; the barrier really waits (its speed is printed,
+// not asserted: a shared runner's wall clock says nothing about the code).
 using System.Diagnostics;
 using Sara.Native.Runtime;
 
@@ -31,7 +32,7 @@ public sealed class BarrierTests : EmulatorTestBase
     }
 
     [Test]
-    public void ThousandBarriersOf256ThreadsAreFast()
+    public void ThousandBarriersOf256ThreadsStayInStep()
     {
         const int n = 256, iters = 500; // 2 barriers per iteration
         var outp = EmuHost.Pinned(n, int.MinValue);
@@ -47,8 +48,8 @@ public sealed class BarrierTests : EmulatorTestBase
             Assert.That(outp[t], Is.EqualTo(expected), $"thread {t}");
         }
         var ms = sw.Elapsed.TotalMilliseconds;
+        // A report, not a check (design target: well under 100 ms on an idle machine).
         TestContext.Out.WriteLine($"256 threads x {2 * iters} barriers: {ms:F2} ms = {ms * 1e6 / (2.0 * iters * n):F1} ns per thread per barrier");
-        Assert.That(ms, Is.Not.NaN.And.LessThan(500), "the design target is well under 100 ms; 500 ms leaves room for a loaded CI machine");
     }
 
     [Test]

@@ -47,6 +47,7 @@ public sealed class LaunchValidationTests : EmulatorTestBase
     {
         var count = Emu.KernelCount();
         var names = Enumerable.Range(0, count).Select(i => Emu.KernelName(i)!).ToArray();
+        Assert.That(names, Is.Not.Empty);
         Assert.That(names, Is.SupersetOf(new[]
         {
             "emu_selftest_barrier_exit", "emu_selftest_shuffle", "emu_selftest_vote", "emu_selftest_shared_private",
@@ -73,6 +74,7 @@ public sealed class LaunchValidationTests : EmulatorTestBase
                     @"extern\s+""C""\s+__global__\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)\s*\(");
             })
             .Select(m => m.Groups[1].Value).Distinct().ToArray();
+        Assert.That(declared, Has.Length.GreaterThanOrEqualTo(sources.Length), "every kernel file declares at least one kernel");
         var registered = Enumerable.Range(0, Emu.KernelCount()).Select(i => Emu.KernelName(i)).ToHashSet();
         Assert.That(declared.Where(d => !registered.Contains(d)), Is.Empty,
             "kernels declared in kernels/*.cu but missing from libsara_emu.so (rebuild: cmake --build artifacts/emu-build)");

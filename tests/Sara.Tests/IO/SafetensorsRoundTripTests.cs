@@ -1,5 +1,6 @@
 // Writes F32 / F16 / BF16 tensors and reads them back; F16 and BF16 must equal an independent rounding model exactly.
 using Sara.Native.IO;
+using Sara.Tests.Support;
 
 namespace Sara.Tests.IO;
 
@@ -135,7 +136,7 @@ public sealed class SafetensorsRoundTripTests : IoTestBase
     [Test]
     public void F64AndRawTensorsRoundTrip()
     {
-        var rng = new Random();
+        var rng = new Random(new Rand().Int(0, int.MaxValue));   // seeded from the run's logged seed (SARA_TEST_SEED)
         float[] values = TestValues(rng, 37);
         byte[] ints = Enumerable.Range(0, 6).SelectMany(i => BitConverter.GetBytes((long)rng.Next() - int.MaxValue / 2)).ToArray();
         string path = FilePath("raw.safetensors");

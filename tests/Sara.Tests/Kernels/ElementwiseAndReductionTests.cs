@@ -13,7 +13,10 @@ public class ElementwiseAndReductionTests
         from d in TestDevices.Emulated from s in Shapes
         select new TestCaseData(d, s.Rows, s.Cols).SetArgDisplayNames(d, $"{s.Rows}x{s.Cols}");
 
-    [TestCaseSource(nameof(Cases))]
+    public static IEnumerable<TestCaseData> GpuCases() =>
+        from s in Shapes select new TestCaseData("cuda", s.Rows, s.Cols).SetArgDisplayNames("cuda", $"{s.Rows}x{s.Cols}").SetCategory("gpu");
+
+    [TestCaseSource(nameof(Cases)), TestCaseSource(nameof(GpuCases))]
     public void ColumnSumAddRowVectorScaleColumnsAxpby(string device, int rows, int cols)
     {
         using var backend = TestDevices.Create(device);
@@ -51,7 +54,7 @@ public class ElementwiseAndReductionTests
         Oracle.AssertClose(w.ToArray(), Oracle.D(xs).Select(a => 2 * a).ToArray(), 1e-6, "axpby beta 0");
     }
 
-    [TestCaseSource(nameof(Cases))]
+    [TestCaseSource(nameof(Cases)), TestCaseSource(nameof(GpuCases))]
     public void ReluForwardAndBackward(string device, int rows, int cols)
     {
         using var backend = TestDevices.Create(device);
@@ -68,7 +71,7 @@ public class ElementwiseAndReductionTests
         Oracle.AssertClose(dx.ToArray(), want, 1e-6, "relu backward");
     }
 
-    [TestCaseSource(nameof(Cases))]
+    [TestCaseSource(nameof(Cases)), TestCaseSource(nameof(GpuCases))]
     public void MseAndSoftmaxCrossEntropy(string device, int rows, int cols)
     {
         using var backend = TestDevices.Create(device);
@@ -106,7 +109,7 @@ public class ElementwiseAndReductionTests
         return (loss / rows, grad);
     }
 
-    [TestCase("cpu"), TestCase("emu")]
+    [TestCase("cpu"), TestCase("emu"), TestCase("cuda", Category = "gpu")]
     public void AdamWStepsMatchOracle(string device)
     {
         using var backend = TestDevices.Create(device);
@@ -135,7 +138,7 @@ public class ElementwiseAndReductionTests
         Oracle.AssertClose(vt.ToArray(), v, 1e-5, "second moment");
     }
 
-    [TestCase("cpu"), TestCase("emu")]
+    [TestCase("cpu"), TestCase("emu"), TestCase("cuda", Category = "gpu")]
     public void GemmAllTransposeCombinations(string device)
     {
         using var backend = TestDevices.Create(device);

@@ -15,7 +15,10 @@ public class LowRankBackwardRankTests
         from d in TestDevices.Emulated from s in Shapes
         select new TestCaseData(d, s.T, s.M, s.K).SetArgDisplayNames(d, $"T{s.T}", $"m{s.M}", $"k{s.K}");
 
-    [TestCaseSource(nameof(Cases))]
+    public static IEnumerable<TestCaseData> GpuCases() =>
+        from s in Shapes select new TestCaseData("cuda", s.T, s.M, s.K).SetArgDisplayNames("cuda", $"T{s.T}", $"m{s.M}", $"k{s.K}").SetCategory("gpu");
+
+    [TestCaseSource(nameof(Cases)), TestCaseSource(nameof(GpuCases))]
     public void OutputsMatchOracle(string device, int t, int m, int k)
     {
         using var backend = TestDevices.Create(device);
@@ -64,7 +67,7 @@ public class LowRankBackwardRankTests
         Assert.That(dz.ToArray(), Is.All.NaN, "dZ untouched when not asked for");
     }
 
-    [TestCase("cpu"), TestCase("emu")]
+    [TestCase("cpu"), TestCase("emu"), TestCase("cuda", Category = "gpu")]
     public void RepeatedRunsGiveIdenticalBits(string device)
     {
         using var backend = TestDevices.Create(device);

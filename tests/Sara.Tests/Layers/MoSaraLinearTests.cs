@@ -19,12 +19,16 @@ public class MoSaraLinearTests
 
     // beta 0.01 is Switch's usual weight; much larger weights at T = 1 make dP a small difference of large terms, where
     // float32 itself cannot reach 1e-5 (the routing kernel tests cover larger weights on better-conditioned inputs).
-    public static IEnumerable<TestCaseData> Cases() =>
-        from d in TestDevices.Emulated from s in Shapes from beta in new[] { 0f, 0.01f }
+    public static IEnumerable<TestCaseData> Cases() => CasesOn(TestDevices.Emulated);
+
+    public static IEnumerable<TestCaseData> GpuCases() => CasesOn(["cuda"]).Select(c => c.SetCategory("gpu"));
+
+    private static IEnumerable<TestCaseData> CasesOn(string[] devices) =>
+        from d in devices from s in Shapes from beta in new[] { 0f, 0.01f }
         select new TestCaseData(d, s.T, s.N, s.M, s.K, s.E, s.TopK, beta)
             .SetArgDisplayNames(d, $"T{s.T}", $"n{s.N}", $"m{s.M}", $"k{s.K}", $"E{s.E}", $"top{s.TopK}", $"beta{beta}");
 
-    [TestCaseSource(nameof(Cases))]
+    [TestCaseSource(nameof(Cases)), TestCaseSource(nameof(GpuCases))]
     public void ForwardAndGradientsMatchOracle(string device, int t, int n, int m, int k, int e, int topK, float beta)
     {
         using var backend = TestDevices.Create(device);
@@ -72,7 +76,7 @@ public class MoSaraLinearTests
         Oracle.AssertClose(layer.Bg.Grad!.ToArray(), grads.Dbg, sums.Dbg, 1e-5, "dbg");
     }
 
-    [TestCase("cpu"), TestCase("emu")]
+    [TestCase("cpu"), TestCase("emu"), TestCase("cuda", Category = "gpu")]
     public void WithOneExpertItEqualsASaraLayerWithFrozenFactors(string device)
     {
         using var backend = TestDevices.Create(device);
@@ -98,6 +102,8 @@ public class MoSaraLinearTests
         Assert.That(mo.Wg.Grad!.ToArray(), Is.All.EqualTo(0f), "a single expert's gate is 1 whatever the router says");
     }
 
+    // A fresh seed each run is safe here: over seeds 1..200 (cpu) Mo-SARA's final loss was 2.6e4x to 1e5x below SARA's
+    // (median 6e4x), three orders of magnitude beyond the 10x asserted.
     [Test]
     public void MoSaraFitsTwoClustersFarBetterThanSaraWithFrozenFactorsOnBothBackends()
     {
@@ -112,7 +118,7 @@ public class MoSaraLinearTests
         }
     }
 
-    [TestCase("cpu"), TestCase("emu")]
+    [TestCase("cpu"), TestCase("emu"), TestCase("cuda", Category = "gpu")]
     public void TwoIdenticalTrainingRunsGiveIdenticalBits(string device)
     {
         using var backend = TestDevices.Create(device);
@@ -136,7 +142,7 @@ public class MoSaraLinearTests
         Assert.Throws<ArgumentException>(() => MoSaraLinear.FromFactors(backend, "l", r.Normal(20), 4, 5, null, r.Normal(8), r.Normal(9), 2));
     }
 
-    [TestCase("cpu"), TestCase("emu")]
+    [TestCase("cpu"), TestCase("emu"), TestCase("cuda", Category = "gpu")]
     public void NaNInTheInputIsNamedWhenCheckingIsOn(string device)
     {
         using var backend = TestDevices.Create(device);

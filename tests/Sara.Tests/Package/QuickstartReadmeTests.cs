@@ -24,6 +24,7 @@ public sealed partial class QuickstartReadmeTests
         var quickstart = Normalise(File.ReadAllText(QuickstartConsumer.QuickstartSource));
         var blocks = CSharpBlock().Matches(readme).Select(m => Normalise(m.Groups["code"].Value))
             .Where(code => code.Contains("SaraLinear.FromPretrained", StringComparison.Ordinal)).ToArray();
+        Assert.That(blocks, Is.Not.Empty, "the README shows the quickstart as a C# block");
         foreach (var code in blocks)
             Assert.That(code, Is.EqualTo(quickstart), "a README C# block that builds a SaraLinear must be docs/quickstart/Program.cs verbatim");
     }

@@ -1,9 +1,28 @@
 namespace Sara.Tests.Support;
 
-/// <summary>Fresh random test data: a new seed per call unless one is given (printed on failure through the test name).</summary>
-public sealed class Rand(int? seed = null)
+/// <summary>
+/// Random test data. <c>new Rand()</c> takes its seed from <see cref="TestSeeds"/>: derived from the run's seed (logged
+/// with each test's result; <c>SARA_TEST_SEED</c> forces it), the test's full name and how many generators the test drew
+/// before, so a failing test's inputs are replayed by rerunning it with the logged seed. <c>new Rand(seed)</c> is fixed.
+/// </summary>
+public sealed class Rand
 {
-    private readonly Random _r = new(seed ?? Random.Shared.Next());
+    private readonly Random _r;
+
+    public Rand(int? seed = null)
+    {
+        Seed = seed ?? NextSeed();
+        _r = new Random(Seed);
+    }
+
+    /// <summary>The seed this generator was built from.</summary>
+    public int Seed { get; }
+
+#if SARA_DEVICE_CHECK   // bench/Sara.DeviceCheck compiles this file without NUnit (it passes its printed seed explicitly)
+    private static int NextSeed() => Random.Shared.Next();
+#else
+    private static int NextSeed() => TestSeeds.Next();
+#endif
 
     public float[] Normal(long count, double std = 1.0)
     {

@@ -4,8 +4,10 @@ using Sara.Native.Runtime;
 namespace Sara.Tests.Support;
 
 /// <summary>
-/// Backends for parity tests. "cpu" and "emu" always run (a missing emulator is a failure, never a skip);
-/// "cuda" skips with reason "no CUDA device" where there is none.
+/// Backends for parity tests. "cpu" and "emu" always run (a missing emulator is a failure, never a skip). "cuda" skips
+/// only where this machine has no NVIDIA GPU (no driver library, or the driver finds no device); a GPU runtime that
+/// cannot start for any other reason (missing cuBLAS/cuSOLVER, a driver error, no kernel binaries) fails the test with
+/// the reason, so a broken GPU setup can never pass as "no GPU here".
 /// </summary>
 public static class TestDevices
 {
@@ -14,11 +16,7 @@ public static class TestDevices
 
     public static Backend Create(string device)
     {
-        if (device == "cuda")
-        {
-            if (!GpuRuntime.TryCreate(out var gpu, out var whyNot)) Assert.Ignore($"no CUDA device ({whyNot})");
-            return new CudaBackend(gpu!);
-        }
+        if (device == "cuda") return new CudaBackend(OpenGpu());
         if (device == "emu")
         {
             Assert.That(EmulatedRuntime.TryCreate(out var emu, out var why), Is.True,
@@ -27,4 +25,33 @@ public static class TestDevices
         }
         return Devices.Create(device);
     }
+
+    /// <summary>The GPU runtime on device 0; skips where there is no GPU, fails where one cannot start.</summary>
+    public static GpuRuntime OpenGpu()
+    {
+        if (GpuRuntime.TryStart(0, out var gpu, out var failure)) return gpu;
+        SkipOrFail(failure);
+        throw new InvalidOperationException("unreachable: SkipOrFail always throws");
+    }
+
+    /// <summary>For tests of the no-GPU behaviour: returns where there is no GPU, skips where one works, fails where one is broken.</summary>
+    public static void RequireNoGpu()
+    {
+        if (GpuRuntime.TryStart(0, out var gpu, out var failure))
+        {
+            gpu.Dispose();
+            Assert.Ignore("a CUDA device is present: the no-GPU behaviour cannot be observed here");
+        }
+        if (!failure.NoDevice) Fail(failure);
+    }
+
+    /// <summary>Skips (Assert.Ignore) for "no NVIDIA device"; fails (Assert.Fail) for every other start failure.</summary>
+    public static void SkipOrFail(GpuStartFailure failure)
+    {
+        if (failure.NoDevice) Assert.Ignore($"no CUDA device ({failure.Reason})");
+        Fail(failure);
+    }
+
+    private static void Fail(GpuStartFailure failure) =>
+        Assert.Fail($"the GPU runtime failed to start, and not for want of a device (so this fails rather than skips): {failure.Reason}");
 }

@@ -93,11 +93,39 @@ public class RankPlannerTests
         var total = energy ? data.Sum(x => (double)x * x) : values.Sum();
         var k = 1;
         for (double cum = values[0]; cum < 0.6 * total; cum += values[k++]) { }
+        // s is the tests' own float64 Jacobi of the stored matrix (not LAPACK, which the cpu backend's exact path uses).
         Assert.That(layer.K, Is.EqualTo(Math.Clamp(k, 2, 80)).Within(1), "k within one of the float64 answer");
         Assert.That(layer.FractionReached, Is.EqualTo(values.Take(layer.K).Sum() / total).Within(1e-3));
         Assert.That(layer.Spectrum.Largest, Is.EqualTo(s[0]).Within(1e-4 * s[0]));
         Assert.That(layer.Spectrum.Known, Is.EqualTo(energy ? 80 : 96));
         Assert.That((layer.Layer, layer.Rows, layer.Cols), Is.EqualTo(("blocks.0.attn.q", m, n)));
+    }
+
+    [TestCase("cpu", RankCriterion.SumFraction), TestCase("cpu", RankCriterion.EnergyFraction),
+     TestCase("emu", RankCriterion.SumFraction), TestCase("emu", RankCriterion.EnergyFraction)]
+    public void ForMatrixReachesTheFractionOfAKnownSpectrum(string device, RankCriterion criterion)
+    {
+        // W = U diag(s) V^T with s known (orthonormal factors from Gram–Schmidt, no SVD): the expected k and fraction are
+        // float64 sums over s alone, independent of every SVD in the code and in the tests.
+        using var backend = TestDevices.Create(device);
+        const int m = 160, n = 96;
+        var s = Enumerable.Range(1, n).Select(i => 4.0 * Math.Pow(i, -1.2)).ToArray();
+        var (w, _, _) = SvdTestMatrices.WithSpectrum(m, n, s, new Rand().Int(0, int.MaxValue / 2));
+        using var wt = backend.FromArray(w, m, n);
+        var energy = criterion == RankCriterion.EnergyFraction;
+        var values = s.Select(x => energy ? x * x : x).ToArray();
+        var total = values.Sum();
+        // A tau halfway between two cumulative fractions, so float32 storage (~1e-7 relative) cannot move the answer.
+        var cumulative = values.Select((_, i) => values.Take(i + 1).Sum() / total).ToArray();
+        var wantK = Array.FindIndex(cumulative, c => c > (energy ? 0.9 : 0.6)) + 1;
+        Assert.That(wantK, Is.InRange(2, 80), "a k with a cumulative fraction on either side");
+        var tau = (cumulative[wantK - 2] + cumulative[wantK - 1]) / 2;
+        var options = new RankOptions(criterion, tau, KMin: 1, KMax: 80) { PowerIterations = 6, Oversampling = 16 };
+
+        var layer = RankPlanner.ForMatrix(backend, "q", wt, options);
+        TestContext.Out.WriteLine($"{criterion}: tau {tau:F6}, k {layer.K} (want {wantK}), fraction {layer.FractionReached:F7} (want {cumulative[wantK - 1]:F7})");
+        Assert.That(layer.K, Is.EqualTo(wantK));
+        Assert.That(layer.FractionReached, Is.EqualTo(cumulative[wantK - 1]).Within(1e-5));
     }
 
     [TestCase("cpu"), TestCase("emu")]

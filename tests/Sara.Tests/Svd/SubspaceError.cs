@@ -1,4 +1,4 @@
-using Sara.Bindings;
+using Sara.Tests.Support;
 
 namespace Sara.Tests.Svd;
 
@@ -30,14 +30,6 @@ public static class SubspaceError
         return (fro, SingularValues(r, m, k)[0]);
     }
 
-    /// <summary>All singular values of a rows x cols float64 matrix (LAPACK dgesdd), descending.</summary>
-    public static unsafe double[] SingularValues(double[] a, int rows, int cols)
-    {
-        var copy = (double[])a.Clone();
-        var s = new double[Math.Min(rows, cols)];
-        var ld = Math.Max(rows, cols);   // LAPACKE's row-major checks want ldu/ldvt >= the dimension even for jobz 'N'
-        fixed (double* pa = copy, ps = s)
-            Lapacke.Check(Lapacke.Dgesdd(Lapacke.RowMajor, (byte)'N', rows, cols, (nint)pa, cols, (nint)ps, 0, ld, 0, ld), "LAPACKE_dgesdd");
-        return s;
-    }
+    /// <summary>All singular values of a rows x cols float64 matrix, descending: the tests' own Jacobi (<see cref="JacobiSvd"/>), not LAPACK.</summary>
+    public static double[] SingularValues(double[] a, int rows, int cols) => JacobiSvd.Values(a, rows, cols);
 }

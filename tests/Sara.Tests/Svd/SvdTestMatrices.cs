@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Sara.Bindings;
+using Sara.Tests.Support;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Sara.Tests.Svd;
@@ -7,11 +8,12 @@ namespace Sara.Tests.Svd;
 /// <summary>
 /// Test matrices with a known SVD: W = U diag(s) V^T with random orthonormal U (m x r), V (n x r), r = min(m, n),
 /// from a float64 modified Gram–Schmidt (applied twice) of Gaussian matrices. Factors are cached per (rows, cols, seed)
-/// so the power-law cases share them (keeps CI time small); the seed is fresh per test run.
+/// so the power-law cases share them (keeps CI time small); the seed is fresh per test run (SARA_TEST_SEED replays it).
 /// </summary>
 public static class SvdTestMatrices
 {
-    public static readonly int RunSeed = Random.Shared.Next();
+    /// <summary>One seed for the whole run, from the run seed (<see cref="TestSeeds.Shared"/>), logged with each test that uses it.</summary>
+    public static int RunSeed => TestSeeds.Shared(nameof(SvdTestMatrices));
 
     private static readonly ConcurrentDictionary<(int, int, int), double[]> Cache = new();
 

@@ -36,8 +36,17 @@ public static unsafe class SkinnyGemm
     /// <summary>True on CPUs with AVX-512F (the kernels' instruction set).</summary>
     public static bool IsSupported => Avx512F.IsSupported;
 
-    /// <summary>Route rank-k GEMMs here (default on AVX-512 CPUs; SARA_CPU_SKINNY_GEMM=0 turns it off).</summary>
-    public static bool Enabled { get; set; } = IsSupported && Environment.GetEnvironmentVariable("SARA_CPU_SKINNY_GEMM") != "0";
+    /// <summary>
+    /// Route rank-k GEMMs here (default on AVX-512 CPUs; SARA_CPU_SKINNY_GEMM=0 turns it off). Always false on a CPU
+    /// without AVX-512F, whatever is set: every GEMM then goes to OpenBLAS.
+    /// </summary>
+    public static bool Enabled
+    {
+        get => _enabled;
+        set => _enabled = value && IsSupported;
+    }
+
+    private static bool _enabled = IsSupported && Environment.GetEnvironmentVariable("SARA_CPU_SKINNY_GEMM") != "0";
 
     /// <summary>Most threads one call uses (default: the logical cores). Results do not depend on it.</summary>
     public static int MaxThreads
