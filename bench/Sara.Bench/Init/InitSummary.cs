@@ -11,7 +11,7 @@ namespace Sara.Bench.Init;
 /// </summary>
 public static partial class InitSummary
 {
-    [GeneratedRegex(@"^\[(\d+)/(\d+)\] (\S+) (\d+)x(\d+) k=(\d+) reached ([\d.]+) total (\S+) ([\d.]+) s \(read ([\d.]+) s(?:, cpu ([\d.]+) s)?, (\S+)\)")]
+    [GeneratedRegex(@"^\[(\d+)/(\d+)\] (\S+) (\d+)x(\d+) k=(\d+) reached ([\d.]+) total (\S+) ([\d.]+) s \(read ([\d.]+) s(?:, cpu ([\d.]+) s)?(?:, 1/\d+ of a batch)?, (\S+)\)")]
     private static partial Regex LayerLine();
 
     [GeneratedRegex(@"^([\d.]+) s, peak RSS ([\d.]+) GB")]

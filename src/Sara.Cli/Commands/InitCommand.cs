@@ -179,7 +179,7 @@ internal static class InitCommand
     {
         var l = d.Layer;
         var left = d.Remaining is { } t ? $", ~{Clock(t)} left" : "";
-        var cpu = double.IsNaN(d.CpuSeconds) ? "" : $", cpu {d.CpuSeconds:F2} s";
+        var cpu = (double.IsNaN(d.CpuSeconds) ? "" : $", cpu {d.CpuSeconds:F2} s") + (d.Batch > 1 ? $", 1/{d.Batch} of a batch" : "");
         return string.Create(CultureInfo.InvariantCulture,
             $"[{d.Done}/{d.Total}] {l.Layer} {l.Rows}x{l.Cols} k={l.K} reached {l.FractionReached:F4} total {RankPlan.TotalText(l)} {d.Seconds:F2} s (read {d.ReadSeconds:F2} s{cpu}, {d.Device}); {Clock(d.Elapsed)} elapsed{left}");
     }

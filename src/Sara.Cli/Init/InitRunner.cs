@@ -13,10 +13,11 @@ internal sealed record InitRequest(string Checkpoint, string Output, RankOptions
 /// <summary>
 /// A finished layer, for progress output: its plan entry, the layer's wall seconds from the first byte read to its file
 /// written (of which ReadSeconds reading and converting the checkpoint's tensor), the process's CPU seconds over the
-/// same span (NaN with several devices, where the workers overlap), the device, and the run's progress.
+/// same span (NaN with several devices, where the workers overlap), the device, the run's progress, and how many layers
+/// shared its batched SVD (the seconds are then the batch's divided by that).
 /// </summary>
 internal sealed record LayerDone(LayerRank Layer, double Seconds, double ReadSeconds, double CpuSeconds, string Device, int Done, int Total,
-    TimeSpan Elapsed, TimeSpan? Remaining);
+    TimeSpan Elapsed, TimeSpan? Remaining, int Batch = 1);
 
 /// <summary>The run's result: layers written, resumed and computed, trainable parameters, wall time, the plan.</summary>
 internal sealed record InitOutcome(int Layers, int Resumed, int Computed, long TrainableParameters, TimeSpan Elapsed, RankPlan Plan);
@@ -61,51 +62,78 @@ internal static class InitRunner
         var clock = Stopwatch.StartNew();
         var settings = Settings(q, selected);
         var fingerprint = settings.Fingerprint;
-        var mine = q.Part is { } part
-            ? WorkAssignment.Split(settings.Layers.Select(l => l.Cost).ToList(), part.Count)[part.Index - 1]
-            : Enumerable.Range(0, selected.Count).ToList();
+        // The unit of work is a group of up to GroupSize consecutive layers of one shape (q/k/v/o), defined by the layer
+        // list alone, so parts, devices and resumed runs all cut the model at the same places.
+        var groups = Groups(settings.Layers);
+        var myGroups = q.Part is { } part
+            ? WorkAssignment.Split(groups.Select(g => g.Sum(i => settings.Layers[i].Cost)).ToList(), part.Count)[part.Index - 1].Select(g => groups[g]).ToList()
+            : groups;
+        var mine = myGroups.SelectMany(g => g).Order().ToList();
 
         var work = WorkFolder(q.Output);
         var done = PrepareWorkFolder(work, q, settings, mine, info);
-        var todo = mine.Where(i => !done.ContainsKey(i)).ToList();
+        var todoGroups = myGroups.Where(g => g.Any(i => !done.ContainsKey(i))).ToList();
+        var todo = todoGroups.SelectMany(g => g).ToList();
         long totalCost = todo.Sum(i => settings.Layers[i].Cost), doneCost = 0;
-        var finished = done.Count;
+        var finished = mine.Count - todo.Count;
+        var computed = 0;
         var gate = new object();
 
-        void Worker(Backend backend, List<int> share, CancellationToken token)
+        void Worker(Backend backend, List<List<int>> share, CancellationToken token)
         {
             float[]? staging = null;
-            foreach (var index in share)
+            // A GPU (or the emulator, which runs the same code) takes a group in one batched SVD; the CPU layer by layer.
+            var batched = backend is CudaBackend;
+            foreach (var group in share)
             {
-                token.ThrowIfCancellationRequested();
-                var matrix = selected[index];
-                var layer = settings.Layers[index];
-                var read = Stopwatch.StartNew();
-                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-                var length = (long)layer.Rows * layer.Cols;
-                if (staging is null || staging.LongLength < length) staging = new float[share.Max(i => (long)settings.Layers[i].Rows * settings.Layers[i].Cols)];
-                var span = staging.AsSpan(0, checked((int)length));
-                matrix.Load(span);
-                var readSeconds = read.Elapsed.TotalSeconds;
-                var result = Compute(backend, layer.Name, span, layer.Rows, layer.Cols, q);
-                var path = Path.Combine(work, LayerResultFile.NameFor(index));
-                LayerResultFile.Write(path, fingerprint, index, result.Plan, result.Tensors);
-                var seconds = read.Elapsed.TotalSeconds;
-                var cpuSeconds = backends.Count == 1 ? (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds : double.NaN;
-                lock (gate)
+                // The CPU skips a resumed group's finished layers; a batch recomputes them (same bits on the same device).
+                foreach (var batch in batched ? [group] : group.Where(i => !done.ContainsKey(i)).Select(i => new List<int> { i }))
                 {
-                    done[index] = new LayerResultFile(path, layer.Name, index, result.Plan.K, layer.Rows, layer.Cols, result.Plan);
-                    doneCost += layer.Cost;
-                    finished++;
-                    var elapsed = clock.Elapsed;
-                    TimeSpan? remaining = doneCost > 0 ? elapsed * ((double)(totalCost - doneCost) / doneCost) : null;
-                    layerDone(new LayerDone(result.Plan, seconds, readSeconds, cpuSeconds, backend.Name, finished, mine.Count, elapsed, remaining));
+                    token.ThrowIfCancellationRequested();
+                    var first = settings.Layers[batch[0]];
+                    var clock0 = Stopwatch.StartNew();
+                    var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                    var length = (long)first.Rows * first.Cols;
+                    staging ??= new float[share.SelectMany(g => g).Max(i => (long)settings.Layers[i].Rows * settings.Layers[i].Cols)];
+                    using var stacked = backend.Empty(batch.Count * first.Rows, first.Cols);
+                    for (var b = 0; b < batch.Count; b++)
+                    {
+                        var span = staging.AsSpan(0, checked((int)length));
+                        selected[batch[b]].Load(span);
+                        backend.Upload(new RowBlock(stacked, b * first.Rows, first.Rows), span);
+                    }
+                    var readSeconds = clock0.Elapsed.TotalSeconds / batch.Count;
+                    var results = Compute(backend, batch.Select(i => settings.Layers[i].Name).ToList(), stacked, q);
+                    for (var b = 0; b < batch.Count; b++)
+                    {
+                        var index = batch[b];
+                        var path = Path.Combine(work, LayerResultFile.NameFor(index));
+                        LayerResultFile.Write(path, fingerprint, index, results[b].Plan, results[b].Tensors);
+                    }
+                    var seconds = clock0.Elapsed.TotalSeconds / batch.Count;
+                    var cpuSeconds = backends.Count == 1 ? (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / batch.Count : double.NaN;
+                    lock (gate)
+                        for (var b = 0; b < batch.Count; b++)
+                        {
+                            var index = batch[b];
+                            var layer = settings.Layers[index];
+                            var result = results[b];
+                            done[index] = new LayerResultFile(Path.Combine(work, LayerResultFile.NameFor(index)), layer.Name, index,
+                                result.Plan.K, layer.Rows, layer.Cols, result.Plan);
+                            doneCost += layer.Cost;
+                            computed++;
+                            finished = mine.Count(i => done.ContainsKey(i));
+                            var elapsed = clock.Elapsed;
+                            TimeSpan? remaining = doneCost > 0 ? elapsed * ((double)(totalCost - doneCost) / doneCost) : null;
+                            layerDone(new LayerDone(result.Plan, seconds, readSeconds, cpuSeconds, backend.Name, finished, mine.Count, elapsed, remaining,
+                                batch.Count));
+                        }
                 }
             }
         }
 
-        RunWorkers(backends, WorkAssignment.Split(todo.Select(i => settings.Layers[i].Cost).ToList(), backends.Count)
-            .Select(share => share.Select(j => todo[j]).ToList()).ToList(), Worker, cancel);
+        RunWorkers(backends, WorkAssignment.Split(todoGroups.Select(g => g.Sum(i => settings.Layers[i].Cost)).ToList(), backends.Count)
+            .Select(share => share.Select(j => todoGroups[j]).ToList()).ToList(), Worker, cancel);
 
         var files = mine.Select(i => done[i]).ToList();
         var plan = new RankPlan(files.Select(f => f.Plan), q.Rank);
@@ -120,29 +148,56 @@ internal static class InitRunner
             (layer, key) => byName[layer].Read(key), extra, cancel);
         WritePlan(q.PlanPath, plan);
         Directory.Delete(work, recursive: true);
-        return new InitOutcome(files.Count, files.Count - todo.Count, todo.Count,
+        return new InitOutcome(files.Count, files.Count - computed, computed,
             files.Sum(f => ParametersOf(q.Method, q.Experts, f.K, f.M, f.N)), clock.Elapsed, plan);
+    }
+
+    /// <summary>Most layers of one shape that a device takes in one batched SVD.</summary>
+    public const int GroupSize = 4;
+
+    /// <summary>Runs of consecutive layers of one shape, cut every <see cref="GroupSize"/> layers from the run's start.</summary>
+    public static List<List<int>> Groups(IReadOnlyList<InitLayer> layers)
+    {
+        var groups = new List<List<int>>();
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var last = groups.Count > 0 ? groups[^1] : null;
+            if (last is not null && last.Count < GroupSize && layers[last[0]].Rows == layers[i].Rows && layers[last[0]].Cols == layers[i].Cols
+                && last[^1] == i - 1)
+                last.Add(i);
+            else groups.Add([i]);
+        }
+        return groups;
     }
 
     private sealed record LayerResult(LayerRank Plan, Dictionary<string, float[]> Tensors);
 
-    /// <summary>One layer on one device: upload, one Krylov SVD for rank and factors, the adapter tensors.</summary>
-    private static LayerResult Compute(Backend backend, string name, ReadOnlySpan<float> data, int rows, int cols, InitRequest q)
+    /// <summary>Layers of one shape stacked on one device: one (batched) Krylov SVD for ranks and factors, the adapter tensors.</summary>
+    private static List<LayerResult> Compute(Backend backend, List<string> names, Tensor stacked, InitRequest q)
     {
-        using var w = backend.FromArray(data, rows, cols);
-        using var f = RankPlanner.Factorize(backend, name, w, q.Rank);
-        var k = f.Rank.K;
-        var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        if (q.Method == AdapterMethod.Sara) tensors["lambda"] = new float[k];
-        else
+        var factors = RankPlanner.FactorizeBatch(backend, names, stacked, q.Rank);
+        try
         {
-            tensors["Lambda"] = new float[(long)q.Experts * k];
-            tensors["Wg"] = SeededGaussian.Normal((long)q.Experts * k, InitSettings.Router.RouterInitStd, InitSettings.Router.RouterSeed);
-            tensors["bg"] = new float[q.Experts];
+            return factors.Select(f =>
+            {
+                var k = f.Rank.K;
+                var tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
+                if (q.Method == AdapterMethod.Sara) tensors["lambda"] = new float[k];
+                else
+                {
+                    tensors["Lambda"] = new float[(long)q.Experts * k];
+                    tensors["Wg"] = SeededGaussian.Normal((long)q.Experts * k, InitSettings.Router.RouterInitStd, InitSettings.Router.RouterSeed);
+                    tensors["bg"] = new float[q.Experts];
+                }
+                tensors["A"] = f.A.ToArray();
+                tensors["B"] = f.B.ToArray();
+                return new LayerResult(f.Rank, tensors);
+            }).ToList();
         }
-        tensors["A"] = f.A.ToArray();
-        tensors["B"] = f.B.ToArray();
-        return new LayerResult(f.Rank, tensors);
+        finally
+        {
+            foreach (var f in factors) f.Dispose();
+        }
     }
 
     /// <summary>Metadata keys of the adapter beside its own: the settings (every output), the part and its plan (part files).</summary>
@@ -186,8 +241,8 @@ internal static class InitRunner
     }
 
     /// <summary>One thread per device; the first failure (or the caller's cancellation) stops the others between layers.</summary>
-    private static void RunWorkers(IReadOnlyList<Backend> backends, List<List<int>> shares,
-        Action<Backend, List<int>, CancellationToken> worker, CancellationToken cancel)
+    private static void RunWorkers(IReadOnlyList<Backend> backends, List<List<List<int>>> shares,
+        Action<Backend, List<List<int>>, CancellationToken> worker, CancellationToken cancel)
     {
         if (backends.Count == 1)
         {

@@ -35,6 +35,57 @@ public abstract partial class Backend
         GemmBlocksCore(a.Ptr, a.Cols, transA, b.Ptr, b.Cols, transB, c.Ptr, c.Cols, m, n, ka, alpha, beta);
     }
 
+    /// <summary>
+    /// <paramref name="batch"/> GEMMs c_i = alpha op(a_i) op(b_i) + beta c_i on row blocks that repeat every
+    /// <paramref name="aStride"/>, <paramref name="bStride"/>, <paramref name="cStride"/> rows of their tensors (item i
+    /// of a is rows [a.Start + i aStride, + a.Count)): several matrices of one shape stacked in one tensor, in one
+    /// batched call (cuBLAS strided batched GEMM; a loop of GEMMs on the CPU).
+    /// </summary>
+    public void GemmBatched(int batch, RowBlock a, int aStride, bool transA, RowBlock b, int bStride, bool transB, RowBlock c, int cStride,
+        float alpha = 1f, float beta = 0f)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        if (aStride < 0 || bStride < 0 || cStride < 0) throw new ArgumentOutOfRangeException(nameof(aStride), "Strides must be >= 0.");
+        var lastA = a with { Start = a.Start + (batch - 1) * aStride };
+        var lastB = b with { Start = b.Start + (batch - 1) * bStride };
+        var lastC = c with { Start = c.Start + (batch - 1) * cStride };
+        CheckBlock(lastA, nameof(a));
+        CheckBlock(lastB, nameof(b));
+        CheckBlock(lastC, nameof(c));
+        CheckBlock(a, nameof(a));
+        CheckBlock(b, nameof(b));
+        CheckBlock(c, nameof(c));
+        var (m, ka) = transA ? (a.Cols, a.Count) : (a.Count, a.Cols);
+        var (kb, n) = transB ? (b.Cols, b.Count) : (b.Count, b.Cols);
+        if (ka != kb) throw new ArgumentException($"Inner dimensions differ: op(a) is {m}x{ka}, op(b) is {kb}x{n}.", nameof(b));
+        if (c.Count != m || c.Cols != n) throw new ArgumentException($"'c' must be {m}x{n}; got {c}.", nameof(c));
+        if (ReferenceEquals(c.Tensor, a.Tensor) || ReferenceEquals(c.Tensor, b.Tensor))
+            throw new ArgumentException("c must not share a tensor with a or b.", nameof(c));
+        if (m == 0 || n == 0) return;
+        GemmBatchedCore(batch, a.Ptr, a.Cols, (long)aStride * a.Cols, transA, b.Ptr, b.Cols, (long)bStride * b.Cols, transB,
+            c.Ptr, c.Cols, (long)cStride * c.Cols, m, n, ka, alpha, beta);
+    }
+
+    /// <summary>Strided batched row-major GEMM on raw pointers (strides in elements).</summary>
+    protected abstract void GemmBatchedCore(int batch, nint a, int lda, long strideA, bool transA, nint b, int ldb, long strideB, bool transB,
+        nint c, int ldc, long strideC, int m, int n, int k, float alpha, float beta);
+
+    /// <summary>Uploads host data into the rows of <paramref name="dst"/> (exactly Count x Cols values).</summary>
+    public void Upload(RowBlock dst, ReadOnlySpan<float> src)
+    {
+        CheckBlock(dst, nameof(dst));
+        Check.Length(src.Length, (long)dst.Count * dst.Cols, nameof(src));
+        if (src.Length > 0) UploadBlockCore(dst.Ptr, src);
+    }
+
+    /// <summary>||rows||_F^2 and the NaN/Inf count of a row block, as <see cref="SumOfSquares"/>.</summary>
+    public SquaredNorm SumOfSquares(RowBlock x)
+    {
+        CheckBlock(x, nameof(x));
+        var length = (long)x.Count * x.Cols;
+        return length == 0 ? new SquaredNorm(0, 0) : SumOfSquaresCore(x.Ptr, length);
+    }
+
     /// <summary>Copies the rows of <paramref name="src"/> into <paramref name="dst"/> (same row and column counts).</summary>
     public void Copy(RowBlock src, RowBlock dst)
     {
@@ -54,6 +105,9 @@ public abstract partial class Backend
     /// <summary>Row-major GEMM on raw pointers with leading dimensions (the row strides).</summary>
     protected abstract void GemmBlocksCore(nint a, int lda, bool transA, nint b, int ldb, bool transB, nint c, int ldc,
         int m, int n, int k, float alpha, float beta);
+
+    /// <summary>Copies host data to a place in this backend's memory.</summary>
+    protected abstract void UploadBlockCore(nint dst, ReadOnlySpan<float> src);
 
     /// <summary>Copies <paramref name="bytes"/> bytes between two places in this backend's memory.</summary>
     protected abstract void CopyBlockCore(nint dst, nint src, long bytes);

@@ -15,7 +15,7 @@ public abstract partial class Backend
     public SquaredNorm SumOfSquares(Tensor x)
     {
         Check.Owned(this, x, nameof(x));
-        return x.Length == 0 ? new SquaredNorm(0, 0) : SumOfSquaresCore(x);
+        return x.Length == 0 ? new SquaredNorm(0, 0) : SumOfSquaresCore(x.Ptr, x.Length);
     }
 
     /// <summary>
@@ -92,7 +92,7 @@ public abstract partial class Backend
             throw new ArgumentException($"'{name}' must be square n x n with n <= {MaxSmallDimension}; got {t.ShapeText}.", name);
     }
 
-    protected abstract SquaredNorm SumOfSquaresCore(Tensor x);
+    protected abstract SquaredNorm SumOfSquaresCore(nint x, long length);
     protected abstract void CholeskyCore(Tensor a, Tensor l, float relativeShift);
     protected abstract void TriangularInverseCore(Tensor l, Tensor inverse);
     protected abstract void SmallSvdCore(Tensor b, Tensor s, Tensor u, Tensor vt);

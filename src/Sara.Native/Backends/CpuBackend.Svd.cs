@@ -9,10 +9,10 @@ public sealed unsafe partial class CpuBackend
 {
     // Four float64 lanes per half of a 256-bit vector, summed in a fixed order (deterministic); a chunk with any NaN or
     // Inf is redone element by element to count them.
-    protected override SquaredNorm SumOfSquaresCore(Tensor x)
+    protected override SquaredNorm SumOfSquaresCore(nint x, long length)
     {
         const int chunk = 4096;
-        var xs = S(x);
+        var xs = new ReadOnlySpan<float>((void*)x, checked((int)length));
         double sum = 0;
         long bad = 0;
         var lanes = Vector256<double>.Zero;
@@ -112,6 +112,16 @@ public sealed unsafe partial class CpuBackend
         => HostBlas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     protected override void SymmetricEigenCore(Tensor a, Tensor values) => HostLapack.Syevd(a.Rows, a.Ptr, values.Ptr);
+
+    protected override void GemmBatchedCore(int batch, nint a, int lda, long strideA, bool transA, nint b, int ldb, long strideB, bool transB,
+        nint c, int ldc, long strideC, int m, int n, int k, float alpha, float beta)
+    {
+        for (var i = 0; i < batch; i++)
+            HostBlas.Sgemm(transA, transB, m, n, k, alpha, a + (nint)(i * strideA * sizeof(float)), lda, b + (nint)(i * strideB * sizeof(float)), ldb,
+                beta, c + (nint)(i * strideC * sizeof(float)), ldc);
+    }
+
+    protected override void UploadBlockCore(nint dst, ReadOnlySpan<float> src) => src.CopyTo(new Span<float>((void*)dst, src.Length));
 
     protected override void CopyBlockCore(nint dst, nint src, long bytes) => Buffer.MemoryCopy((void*)src, (void*)dst, bytes, bytes);
 

@@ -16,12 +16,12 @@ public sealed partial class CudaBackend
     private void LaunchWith(string kernel, Dim3 grid, uint threads, ReadOnlySpan<KernelArg> args)
         => Runtime.Launch(kernel, grid, threads, 0, args);
 
-    protected override SquaredNorm SumOfSquaresCore(Tensor x)
+    protected override SquaredNorm SumOfSquaresCore(nint x, long length)
     {
-        var blocks = GridFor(x.Length);
+        var blocks = GridFor(length);
         using var partials = Empty(4 * (int)blocks);   // 2 doubles per block in float-sized storage
         using var total = Empty(4);                     // 2 doubles
-        LaunchWith("sara_svd_sum_squares", blocks, 256, [x.Ptr, x.Length, partials.Ptr]);
+        LaunchWith("sara_svd_sum_squares", blocks, 256, [x, length, partials.Ptr]);
         LaunchWith("sara_svd_sum_squares_finish", 1, 256, [partials.Ptr, (int)blocks, total.Ptr]);
         Span<double> host = stackalloc double[2];
         Runtime.CopyToHost(MemoryMarshal.AsBytes(host), total.Ptr);
@@ -67,6 +67,12 @@ public sealed partial class CudaBackend
         => Runtime.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     protected override void SymmetricEigenCore(Tensor a, Tensor values) => Runtime.Syevd(a.Rows, a.Ptr, values.Ptr);
+
+    protected override void GemmBatchedCore(int batch, nint a, int lda, long strideA, bool transA, nint b, int ldb, long strideB, bool transB,
+        nint c, int ldc, long strideC, int m, int n, int k, float alpha, float beta)
+        => Runtime.GemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch);
+
+    protected override void UploadBlockCore(nint dst, ReadOnlySpan<float> src) => Runtime.CopyToDevice(dst, MemoryMarshal.AsBytes(src));
 
     protected override void CopyBlockCore(nint dst, nint src, long bytes) => Runtime.CopyDeviceToDevice(dst, src, bytes);
 

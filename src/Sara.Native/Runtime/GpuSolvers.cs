@@ -23,6 +23,25 @@ public sealed unsafe partial class GpuRuntime
         Cublas.Check(Cublas.cublasSgemm_v2(_blas, opB, opA, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc), "cublasSgemm_v2");
     }
 
+    public void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
+        nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        RequireLeading(lda, transA ? m : k, nameof(lda), $"op(A) of shape [{m},{k}] with transA={transA}");
+        RequireLeading(ldb, transB ? k : n, nameof(ldb), $"op(B) of shape [{k},{n}] with transB={transB}");
+        RequireLeading(ldc, n, nameof(ldc), $"C of shape [{m},{n}]");
+        if (m == 0 || n == 0 || batch == 0) return;
+        Enter();
+        // As Gemm: row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T on the same buffers, item by item.
+        var opA = transA ? CublasOperation.T : CublasOperation.N;
+        var opB = transB ? CublasOperation.T : CublasOperation.N;
+        Cublas.Check(Cublas.cublasSgemmStridedBatched(_blas, opB, opA, n, m, k, &alpha, b, ldb, strideB, a, lda, strideA, &beta, c, ldc, strideC, batch),
+            "cublasSgemmStridedBatched");
+    }
+
     public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);

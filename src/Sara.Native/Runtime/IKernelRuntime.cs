@@ -31,6 +31,13 @@ public interface IKernelRuntime : IDisposable
     void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb,
         float beta, nint c, int ldc);
 
+    /// <summary>
+    /// <paramref name="batch"/> row-major GEMMs as <see cref="Gemm"/>, item i on a + i strideA, b + i strideB, c + i strideC
+    /// (strides in elements): one cublasSgemmStridedBatched on a GPU, a loop of GEMMs on the host.
+    /// </summary>
+    void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
+        nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch);
+
     /// <summary>Row-major SVD of a[m,n] (destroyed): s (min(m,n), descending); u[m,min] and vt[min,n] when non-zero.</summary>
     void Gesvd(int m, int n, nint a, nint s, nint u, nint vt);
 

@@ -59,43 +59,145 @@ public sealed class KrylovSvd : IDisposable
     /// </summary>
     public static KrylovSvd Compute(Backend backend, Tensor w, int vectors, KrylovOptions options, int seed)
     {
-        ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(w);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        int m = w.Rows, n = w.Cols, d = Math.Min(m, n);
-        if (w.Rank != 2 || d < 1) throw new ArgumentException($"w must be a non-empty m x n matrix; got {w.ShapeText}.", nameof(w));
-        if (vectors < 1 || vectors > d) throw new ArgumentOutOfRangeException(nameof(vectors), $"vectors must be in [1, {d}]; got {vectors}.");
-        var width = options.Width(vectors);
-        if (width >= d) return Dense(backend, w, vectors);
-        if (width > Backend.MaxSmallDimension)
-            throw new ArgumentOutOfRangeException(nameof(vectors), $"The basis ({width} columns) exceeds the largest sketch, {Backend.MaxSmallDimension}.");
-        return Krylov(backend, w, vectors, options.BlockSize, width, seed);
+        return ComputeBatch(backend, w, 1, vectors, options, [seed])[0];
     }
 
-    private static KrylovSvd Krylov(Backend backend, Tensor w, int vectors, int b, int width, int seed)
+    /// <summary>
+    /// The same for <paramref name="batch"/> matrices of one shape stacked in <paramref name="stacked"/> (batch m x n:
+    /// matrix i is rows [i m, (i + 1) m)), each with its own seed: the passes over the matrices run as one strided
+    /// batched GEMM per Krylov step (several small GEMMs fill a GPU that one does not), the orthonormalisations one
+    /// matrix after the other. Matrix i's result has the bits <see cref="Compute"/> gives it where the batched GEMM
+    /// computes each item as the single one does (the host backends; cuBLAS may pick another kernel for a batch).
+    /// </summary>
+    public static KrylovSvd[] ComputeBatch(Backend backend, Tensor stacked, int batch, int vectors, KrylovOptions options, IReadOnlyList<int> seeds)
     {
-        int m = w.Rows, n = w.Cols, d = Math.Min(m, n), D = Math.Max(m, n);
-        var op = new ShortSide(backend, w);
-        using var basis = backend.Empty(width, d);
-        using var z = backend.Empty(width, D);
-        using var y = backend.Empty(b, d);
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(stacked);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(seeds);
+        options.Validate();
+        if (batch < 1 || stacked.Rank != 2 || stacked.Rows % batch != 0 || seeds.Count != batch)
+            throw new ArgumentException($"stacked must hold {batch} matrices of equal height, with one seed each; got {stacked.ShapeText} and {seeds.Count} seeds.", nameof(stacked));
+        int m = stacked.Rows / batch, n = stacked.Cols, d = Math.Min(m, n);
+        if (d < 1) throw new ArgumentException($"w must be a non-empty m x n matrix; got {m}x{n}.", nameof(stacked));
+        if (vectors < 1 || vectors > d) throw new ArgumentOutOfRangeException(nameof(vectors), $"vectors must be in [1, {d}]; got {vectors}.");
+        var width = options.Width(vectors);
+        if (width >= d)
+            return Enumerable.Range(0, batch).Select(i => Dense(backend, new RowBlock(stacked, i * m, m), vectors)).ToArray();
+        if (width > Backend.MaxSmallDimension)
+            throw new ArgumentOutOfRangeException(nameof(vectors), $"The basis ({width} columns) exceeds the largest sketch, {Backend.MaxSmallDimension}.");
+        return Krylov(backend, stacked, batch, vectors, options.BlockSize, width, seeds);
+    }
+
+    private static KrylovSvd[] Krylov(Backend backend, Tensor stacked, int batch, int vectors, int b, int width, IReadOnlyList<int> seeds)
+    {
+        int m = stacked.Rows / batch, n = stacked.Cols, d = Math.Min(m, n), D = Math.Max(m, n);
+        var op = new ShortSide(backend, stacked, batch);
+        using var basis = backend.Empty(batch * width, d);   // item i: rows [i width, (i + 1) width)
+        using var z = backend.Empty(batch * width, D);
+        using var y = backend.Empty(batch * b, d);
         using var coefficients = backend.Empty(width, b);
         using var qr = new TruncatedSvd.QrScratch(backend, b);
-        using (var g = backend.FromArray(SeededGaussian.Normal((long)b * D, 1.0, seed), b, D))
-            op.TimesXt(g, y);
+        using (var g = backend.Empty(batch * b, D))
+        {
+            for (var i = 0; i < batch; i++) backend.Upload(new RowBlock(g, i * b, b), SeededGaussian.Normal((long)b * D, 1.0, seeds[i]));
+            op.TimesXt(new RowBlock(g, 0, b), b, new RowBlock(y, 0, b), b);
+        }
         var blocks = width / b;
         for (var j = 0; ; j++)
         {
-            var qj = new RowBlock(basis, j * b, b);
-            Orthonormalize(backend, y, new RowBlock(basis, 0, j * b), qj, coefficients, qr);
-            var zj = new RowBlock(z, j * b, b);
-            op.Times(qj, zj);
+            for (var i = 0; i < batch; i++)
+                Orthonormalize(backend, new RowBlock(y, i * b, b), new RowBlock(basis, i * width, j * b), new RowBlock(basis, i * width + j * b, b), coefficients, qr);
+            op.Times(new RowBlock(basis, j * b, b), width, new RowBlock(z, j * b, b), width);
             if (j == blocks - 1) break;
-            op.TimesXt(zj, y);
+            op.TimesXt(new RowBlock(z, j * b, b), width, new RowBlock(y, 0, b), b);
         }
-        var (values, leadingShort, leadingLong) = ProjectByGram(backend, z, basis, vectors) ?? Project(backend, z, basis, vectors);
-        return new KrylovSvd(backend, m, n, values, false, leadingShort, leadingLong);
+        var results = new List<KrylovSvd>();
+        try
+        {
+            for (var i = 0; i < batch; i++)
+            {
+                var zi = new RowBlock(z, i * width, width);
+                var qi = new RowBlock(basis, i * width, width);
+                var (values, leadingShort, leadingLong) = ProjectByGram(backend, zi, qi, vectors) ?? Project(backend, zi, qi, vectors);
+                results.Add(new KrylovSvd(backend, m, n, values, false, leadingShort, leadingLong));
+            }
+            return results.ToArray();
+        }
+        catch
+        {
+            foreach (var r in results) r.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The basis spans the whole short side: the SVD of X itself. The basis is taken as the eigenvectors of X X^T (not
+    /// the identity), so the dense SVD works on rows that are already nearly orthogonal: the one-sided Jacobi of
+    /// CudaBackend.SmallSvd then converges in few sweeps to float32 accuracy (on X's raw rows its small values drifted by
+    /// 1e-5 relative).
+    /// </summary>
+    private static KrylovSvd Dense(Backend backend, RowBlock w, int vectors)
+    {
+        int m = w.Count, n = w.Cols, d = Math.Min(m, n), D = Math.Max(m, n);
+        if (d > Backend.MaxSmallDimension)
+            throw new ArgumentOutOfRangeException(nameof(w), $"A dense SVD of {m}x{n} exceeds the largest sketch, {Backend.MaxSmallDimension}.");
+        using var x = backend.Empty(d, D);
+        if (m <= n) backend.Copy(w, x);
+        else
+        {
+            using var identity = Identity(backend, d);
+            backend.Gemm(identity, false, w, true, x);   // X = W^T, exactly (products with 1 and 0)
+        }
+        using var basis = EigenBasis(backend, x);
+        using var z = backend.Empty(d, D);
+        backend.Gemm(basis, false, x, false, z);
+        var (values, leadingShort, leadingLong) = Project(backend, z, basis, vectors);
+        return new KrylovSvd(backend, m, n, values, true, leadingShort, leadingLong);
+    }
+
+    /// <summary>The eigenvectors of x x^T as rows, largest eigenvalue first: an orthonormal basis of x's row space.</summary>
+    private static Tensor EigenBasis(Backend backend, Tensor x)
+    {
+        int d = x.Rows;
+        float[] eigen;
+        using (var gram = backend.Empty(d, d))
+        using (var w = backend.Empty(d))
+        using (var v = backend.Empty(d, d))
+        {
+            backend.Gemm(x, false, x, true, gram);
+            backend.SymmetricEigen(gram, w, v);
+            eigen = v.ToArray();
+        }
+        var rows = new float[(long)d * d];
+        for (var r = 0; r < d; r++)
+            for (var c = 0; c < d; c++) rows[(long)r * d + c] = eigen[(long)c * d + (d - 1 - r)];
+        return backend.FromArray(rows, d, d);
+    }
+
+    /// <summary>SVD of z = Q X (L x D) by the dense solver: values, Ub^T Q (c x d) and Vt (c x D).</summary>
+    private static (float[] Values, Tensor Short, Tensor Long) Project(Backend backend, RowBlock z, RowBlock basis, int vectors)
+    {
+        int width = z.Count;
+        using var copy = backend.Empty(width, z.Cols);
+        backend.Copy(z, copy);
+        using var s = backend.Empty(width);
+        using var ub = backend.Empty(width, vectors);
+        var leadingLong = backend.Empty(vectors, z.Cols);
+        var leadingShort = backend.Empty(vectors, basis.Cols);
+        try
+        {
+            backend.SmallSvd(copy, s, ub, leadingLong);
+            backend.Gemm(ub, true, basis, false, leadingShort);
+            return (s.ToArray(), leadingShort, leadingLong);
+        }
+        catch
+        {
+            leadingLong.Dispose();
+            leadingShort.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Ratio s_1 / s_c above which <see cref="ProjectByGram"/> leaves the SVD of z to <see cref="Backend.SmallSvd"/>.</summary>
@@ -109,9 +211,9 @@ public sealed class KrylovSvd : IDisposable
     /// float32, so null when the leading <paramref name="vectors"/> values span more than <see cref="GramConditionLimit"/>
     /// (then the caller takes the dense SVD).
     /// </summary>
-    private static (float[] Values, Tensor Short, Tensor Long)? ProjectByGram(Backend backend, Tensor z, Tensor basis, int vectors)
+    private static (float[] Values, Tensor Short, Tensor Long)? ProjectByGram(Backend backend, RowBlock z, RowBlock basis, int vectors)
     {
-        int width = z.Rows;
+        int width = z.Count;
         float[] lambda, eigen;
         using (var gram = backend.Empty(width, width))
         using (var w = backend.Empty(width))
@@ -153,41 +255,6 @@ public sealed class KrylovSvd : IDisposable
         }
     }
 
-    /// <summary>Basis = identity: the SVD of X itself.</summary>
-    private static KrylovSvd Dense(Backend backend, Tensor w, int vectors)
-    {
-        int m = w.Rows, n = w.Cols, d = Math.Min(m, n);
-        if (d > Backend.MaxSmallDimension)
-            throw new ArgumentOutOfRangeException(nameof(w), $"A dense SVD of {w.ShapeText} exceeds the largest sketch, {Backend.MaxSmallDimension}.");
-        using var identity = Identity(backend, d);
-        using var xt = m <= n ? null : backend.Empty(d, m);
-        if (xt is not null) backend.Gemm(identity, false, w, true, xt);   // X = W^T, exactly (products with 1 and 0)
-        var (values, leadingShort, leadingLong) = Project(backend, xt ?? w, identity, vectors);
-        return new KrylovSvd(backend, m, n, values, true, leadingShort, leadingLong);
-    }
-
-    /// <summary>SVD of z = Q X (L x D): values, Ub^T Q (c x d) and Vt (c x D).</summary>
-    private static (float[] Values, Tensor Short, Tensor Long) Project(Backend backend, Tensor z, Tensor basis, int vectors)
-    {
-        int width = z.Rows;
-        using var s = backend.Empty(width);
-        using var ub = backend.Empty(width, vectors);
-        var leadingLong = backend.Empty(vectors, z.Cols);
-        var leadingShort = backend.Empty(vectors, basis.Cols);
-        try
-        {
-            backend.SmallSvd(z, s, ub, leadingLong);
-            backend.Gemm(ub, true, basis, false, leadingShort);
-            return (s.ToArray(), leadingShort, leadingLong);
-        }
-        catch
-        {
-            leadingLong.Dispose();
-            leadingShort.Dispose();
-            throw;
-        }
-    }
-
     /// <summary>
     /// dst = an orthonormal basis (rows) of y's rows with the rows of <paramref name="done"/> projected out. y is
     /// overwritten. Block classical Gram–Schmidt twice, a shifted CholeskyQR pass, one more projection (a block that
@@ -195,7 +262,7 @@ public sealed class KrylovSvd : IDisposable
     /// then CholeskyQR2. <paramref name="reproject"/> false skips the third projection where blocks never come close to
     /// the span (the Lanczos blocks of the quadrature, whose residuals keep a sizeable norm).
     /// </summary>
-    internal static void Orthonormalize(Backend backend, Tensor y, RowBlock done, RowBlock dst, Tensor coefficients, TruncatedSvd.QrScratch qr,
+    internal static void Orthonormalize(Backend backend, RowBlock y, RowBlock done, RowBlock dst, Tensor coefficients, TruncatedSvd.QrScratch qr,
         bool reproject = true)
     {
         Project(backend, y, done, coefficients);
@@ -264,15 +331,24 @@ public sealed class KrylovSvd : IDisposable
         _leadingLong.Dispose();
     }
 
-    /// <summary>Products with X (d x D, the short side of W) and X^T on row blocks, as GEMMs with W.</summary>
-    internal readonly struct ShortSide(Backend backend, Tensor w)
+    /// <summary>
+    /// Products with X (d x D, the short side of W) and X^T on row blocks, as GEMMs with W; for a stack of matrices
+    /// (rows [i m, (i + 1) m) of the tensor) one strided batched GEMM over all of them, operand blocks repeating every
+    /// <c>stride</c> rows.
+    /// </summary>
+    internal readonly struct ShortSide(Backend backend, Tensor stacked, int batch = 1)
     {
-        private readonly bool _wide = w.Rows <= w.Cols;
+        private readonly int _m = stacked.Rows / batch;
+        private readonly bool _wide = stacked.Rows / batch <= stacked.Cols;
 
-        /// <summary>dst (r x D) = src (r x d) X.</summary>
-        public void Times(RowBlock src, RowBlock dst) => backend.Gemm(src, false, w, !_wide, dst);
+        private RowBlock W => new(stacked, 0, _m);
 
-        /// <summary>dst (r x d) = src (r x D) X^T.</summary>
-        public void TimesXt(RowBlock src, RowBlock dst) => backend.Gemm(src, false, w, _wide, dst);
+        /// <summary>dst_i (r x D) = src_i (r x d) X_i.</summary>
+        public void Times(RowBlock src, int srcStride, RowBlock dst, int dstStride) =>
+            backend.GemmBatched(batch, src, srcStride, false, W, _m, !_wide, dst, dstStride);
+
+        /// <summary>dst_i (r x d) = src_i (r x D) X_i^T.</summary>
+        public void TimesXt(RowBlock src, int srcStride, RowBlock dst, int dstStride) =>
+            backend.GemmBatched(batch, src, srcStride, false, W, _m, _wide, dst, dstStride);
     }
 }

@@ -42,60 +42,88 @@ public static class NuclearNorm
     /// </summary>
     public static TotalEstimate Estimate(Backend backend, Tensor w, KrylovSvd svd, int probes, int steps, int seed)
     {
-        ArgumentNullException.ThrowIfNull(svd);
-        if (svd.IsDense) throw new ArgumentException("The SVD is dense: its values are the whole spectrum.", nameof(svd));
-        return Estimate(backend, w, svd.LeadingShortSide, svd.Values[..svd.VectorCount].Sum(v => (double)v), probes, steps, seed);
+        ArgumentNullException.ThrowIfNull(w);
+        return EstimateBatch(backend, w, [svd], probes, steps, [seed])[0];
     }
 
-    /// <summary>The estimate given orthonormal rows <paramref name="basis"/> of the short side whose share of the sum is <paramref name="leading"/>.</summary>
-    public static TotalEstimate Estimate(Backend backend, Tensor w, Tensor basis, double leading, int probes, int steps, int seed)
+    /// <summary>
+    /// The estimates for <paramref name="svds"/>.Count matrices of one shape stacked in <paramref name="stacked"/> (as
+    /// <see cref="KrylovSvd.ComputeBatch"/>), the passes over the matrices as one strided batched GEMM per Lanczos step.
+    /// </summary>
+    public static TotalEstimate[] EstimateBatch(Backend backend, Tensor stacked, IReadOnlyList<KrylovSvd> svds, int probes, int steps,
+        IReadOnlyList<int> seeds)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        ArgumentNullException.ThrowIfNull(w);
-        ArgumentNullException.ThrowIfNull(basis);
-        int width = basis.Rows, d = basis.Cols, complement = d - width;
+        ArgumentNullException.ThrowIfNull(stacked);
+        ArgumentNullException.ThrowIfNull(svds);
+        ArgumentNullException.ThrowIfNull(seeds);
+        var batch = svds.Count;
+        if (batch < 1 || seeds.Count != batch || stacked.Rows % batch != 0)
+            throw new ArgumentException($"stacked must hold one matrix per SVD, with one seed each; got {stacked.ShapeText}, {batch} SVDs, {seeds.Count} seeds.", nameof(svds));
+        foreach (var svd in svds)
+        {
+            ArgumentNullException.ThrowIfNull(svd, nameof(svds));
+            if (svd.IsDense) throw new ArgumentException("The SVD is dense: its values are the whole spectrum.", nameof(svds));
+            if (svd.Rows != stacked.Rows / batch || svd.Cols != stacked.Cols)
+                throw new ArgumentException($"The SVD of a {svd.Rows}x{svd.Cols} matrix does not belong to {stacked.ShapeText} / {batch}.", nameof(svds));
+        }
+        int width = svds[0].VectorCount, d = Math.Min(svds[0].Rows, svds[0].Cols), complement = d - width;
         if (probes < 2) throw new ArgumentOutOfRangeException(nameof(probes), $"probes must be >= 2; got {probes}.");
         if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), $"steps must be >= 2; got {steps}.");
+        if (svds.Any(x => x.VectorCount != width)) throw new ArgumentException("The SVDs must keep the same number of vectors.", nameof(svds));
         if (width + probes * steps > d)
             throw new ArgumentException($"The complement ({complement} dimensions) is too small for {steps} blocks of {probes} probes.", nameof(steps));
-        int size = probes * steps, D = Math.Max(w.Rows, w.Cols);
-        var op = new KrylovSvd.ShortSide(backend, w);
-        var t = new double[size, size];
+        int size = probes * steps, rows = width + size, D = Math.Max(svds[0].Rows, svds[0].Cols);
+        var op = new KrylovSvd.ShortSide(backend, stacked, batch);
+        var t = Enumerable.Range(0, batch).Select(_ => new double[size, size]).ToArray();
 
-        // Rows [0, width) hold the Krylov basis, rows [width + j p, width + (j + 1) p) the Lanczos block j, so one
-        // projection removes both.
-        using var vectors = backend.Empty(width + size, d);
+        // Per matrix i, rows [i rows, i rows + width) hold its leading singular vectors and rows
+        // [i rows + width + j p, + p) its Lanczos block j, so one projection removes both.
+        using var vectors = backend.Empty(batch * rows, d);
         using var y = backend.Empty(probes, d);
-        using var u = backend.Empty(probes, d);
-        using var xv = backend.Empty(probes, D);
+        using var u = backend.Empty(batch * probes, d);
+        using var xv = backend.Empty(batch * probes, D);
         using var block = backend.Empty(probes, probes);
-        using var coefficients = backend.Empty(width + size, probes);
+        using var coefficients = backend.Empty(rows, probes);
         using var qr = new TruncatedSvd.QrScratch(backend, probes);
-        backend.Copy(basis, new RowBlock(vectors, 0, width));
-        backend.Upload(y, SeededGaussian.Normal((long)probes * d, 1.0, seed));
-        KrylovSvd.Orthonormalize(backend, y, new RowBlock(vectors, 0, width), new RowBlock(vectors, width, probes), coefficients, qr);
+        for (var i = 0; i < batch; i++)
+        {
+            backend.Copy(svds[i].LeadingShortSide, new RowBlock(vectors, i * rows, width));
+            backend.Upload(y, SeededGaussian.Normal((long)probes * d, 1.0, seeds[i]));
+            KrylovSvd.Orthonormalize(backend, y, new RowBlock(vectors, i * rows, width), new RowBlock(vectors, i * rows + width, probes), coefficients, qr);
+        }
         for (var j = 0; j < steps; j++)
         {
-            var vj = new RowBlock(vectors, width + j * probes, probes);
-            op.Times(vj, xv);
-            op.TimesXt(xv, u);
-            KrylovSvd.Project(backend, u, new RowBlock(vectors, 0, width), coefficients);   // U = P A V_j
-            backend.Gemm(vj, false, u, true, block);
-            Store(t, block.ToArray(), probes, j, j);
-            if (j == steps - 1) break;
-            backend.Copy(u, y);
-            var next = new RowBlock(vectors, width + (j + 1) * probes, probes);
-            KrylovSvd.Orthonormalize(backend, y, new RowBlock(vectors, 0, width + (j + 1) * probes), next, coefficients, qr, reproject: false);
-            backend.Gemm(next, false, u, true, block);
-            Store(t, block.ToArray(), probes, j + 1, j);
+            op.Times(new RowBlock(vectors, width + j * probes, probes), rows, new RowBlock(xv, 0, probes), probes);
+            op.TimesXt(new RowBlock(xv, 0, probes), probes, new RowBlock(u, 0, probes), probes);
+            for (var i = 0; i < batch; i++)
+            {
+                var ui = new RowBlock(u, i * probes, probes);
+                var vj = new RowBlock(vectors, i * rows + width + j * probes, probes);
+                KrylovSvd.Project(backend, ui, new RowBlock(vectors, i * rows, width), coefficients);   // U = P A V_j
+                backend.Gemm(vj, false, ui, true, block);
+                Store(t[i], block.ToArray(), probes, j, j);
+                if (j == steps - 1) continue;
+                backend.Copy(ui, y);
+                var next = new RowBlock(vectors, i * rows + width + (j + 1) * probes, probes);
+                KrylovSvd.Orthonormalize(backend, y, new RowBlock(vectors, i * rows, width + (j + 1) * probes), next, coefficients, qr, reproject: false);
+                backend.Gemm(next, false, ui, true, block);
+                Store(t[i], block.ToArray(), probes, j + 1, j);
+            }
         }
 
-        var perProbe = Quadrature(backend, t, size, probes);
-        var previous = Quadrature(backend, t, size - probes, probes);
-        double mean = perProbe.Average(), variance = perProbe.Sum(e => (e - mean) * (e - mean)) / (probes - 1);
-        var remainder = complement * mean;
-        return new TotalEstimate(leading, width, remainder, complement, complement * Math.Sqrt(variance / probes),
-            remainder - complement * previous.Average(), probes, steps);
+        var estimates = new TotalEstimate[batch];
+        for (var i = 0; i < batch; i++)
+        {
+            var perProbe = Quadrature(backend, t[i], size, probes);
+            var previous = Quadrature(backend, t[i], size - probes, probes);
+            double mean = perProbe.Average(), variance = perProbe.Sum(e => (e - mean) * (e - mean)) / (probes - 1);
+            var remainder = complement * mean;
+            var leading = svds[i].Values[..width].Sum(v => (double)v);
+            estimates[i] = new TotalEstimate(leading, width, remainder, complement, complement * Math.Sqrt(variance / probes),
+                remainder - complement * previous.Average(), probes, steps);
+        }
+        return estimates;
     }
 
     /// <summary>T[i, j] block (and its transpose when off the diagonal); diagonal blocks are symmetrised.</summary>

@@ -37,48 +37,96 @@ public static class RankPlanner
     /// </summary>
     public static LayerFactors Factorize(Backend backend, string layer, Tensor w, RankOptions options)
     {
-        ArgumentNullException.ThrowIfNull(backend);
-        ArgumentException.ThrowIfNullOrWhiteSpace(layer);
         ArgumentNullException.ThrowIfNull(w);
+        return FactorizeBatch(backend, [layer], w, options)[0];
+    }
+
+    /// <summary>
+    /// <see cref="Factorize"/> for several layers of one shape stacked in <paramref name="stacked"/> (layers.Count m x n:
+    /// layer i is rows [i m, (i + 1) m)), their SVDs and estimates run as one batched GEMM per step
+    /// (<see cref="KrylovSvd.ComputeBatch"/>): what a GPU needs to be busy with q/k/v/o-sized matrices. Each layer is
+    /// seeded by its own name, so on the host backends its result has the bits <see cref="Factorize"/> gives it.
+    /// </summary>
+    public static LayerFactors[] FactorizeBatch(Backend backend, IReadOnlyList<string> layers, Tensor stacked, RankOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentNullException.ThrowIfNull(stacked);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (w.Rank != 2 || w.Rows < 1 || w.Cols < 1)
-            throw new ArgumentException($"Layer '{layer}': weight must be a non-empty m x n matrix; got {w.ShapeText}.", nameof(w));
+        var batch = layers.Count;
+        foreach (var layer in layers) ArgumentException.ThrowIfNullOrWhiteSpace(layer, nameof(layers));
+        if (batch < 1 || stacked.Rank != 2 || stacked.Rows < batch || stacked.Rows % batch != 0 || stacked.Cols < 1)
+            throw new ArgumentException($"Layer '{layers.FirstOrDefault()}': weights must be {batch} non-empty m x n matrices stacked; got {stacked.ShapeText}.", nameof(stacked));
         var clock = Stopwatch.StartNew();
-        var norm = backend.SumOfSquares(w);
-        if (norm.NonFinite > 0)
-            throw new ArgumentException($"Layer '{layer}': weight {w.ShapeText} has {norm.NonFinite} NaN or infinite values.", nameof(w));
+        int m = stacked.Rows / batch, n = stacked.Cols, r = Math.Min(m, n), kCap = Math.Min(options.KMax, r);
+        var norms = new SquaredNorm[batch];
+        for (var i = 0; i < batch; i++)
+        {
+            norms[i] = backend.SumOfSquares(new RowBlock(stacked, i * m, m));
+            if (norms[i].NonFinite > 0)
+                throw new ArgumentException($"Layer '{layers[i]}': weight [{m}, {n}] has {norms[i].NonFinite} NaN or infinite values.", nameof(stacked));
+        }
+        var seeds = layers.Select(l => LayerSeed(l, options.Seed)).ToArray();
+        var svds = KrylovSvd.ComputeBatch(backend, stacked, batch, kCap, options.Krylov, seeds);
+        var results = new List<LayerFactors>();
+        try
+        {
+            var estimate = options.Criterion == RankCriterion.SumFraction && !svds[0].IsDense && !options.UsesExactSpectrum(m, n)
+                           && FitsQuadrature(svds[0], options.Krylov)
+                ? NuclearNorm.EstimateBatch(backend, stacked, svds, options.Krylov.Probes, options.Krylov.LanczosSteps,
+                    seeds.Select(x => x ^ ProbeSeedSalt).ToArray())
+                : null;
+            var shared = clock.Elapsed.TotalSeconds / batch;
+            for (var i = 0; i < batch; i++)
+            {
+                var own = Stopwatch.StartNew();
+                var svd = svds[i];
+                float[] s;
+                double total;
+                if (options.Criterion == RankCriterion.EnergyFraction)
+                {
+                    s = svd.Values[..kCap];
+                    total = norms[i].SumOfSquares;
+                }
+                else if (estimate is null)
+                {
+                    s = svd.IsDense ? svd.Values : ExactValues(backend, new RowBlock(stacked, i * m, m));
+                    total = s.Sum(v => (double)v);
+                }
+                else
+                {
+                    s = svd.Values[..kCap];
+                    total = estimate[i].Value;
+                }
+                var k = ChooseRank(s, total, options, out var fraction);
+                var (a, b) = svd.Factors(Math.Min(k, svd.VectorCount));
+                var s1 = (double)s[0];
+                var spectrum = new SpectrumSummary(s.Length, s1, s[k - 1], s[^1], total, norms[i].SumOfSquares,
+                    s1 > 0 ? norms[i].SumOfSquares / (s1 * s1) : 0);
+                var rank = new LayerRank(layers[i], m, n, k, fraction, shared + own.Elapsed.TotalSeconds, spectrum, options.Criterion,
+                    options.Tau, Estimate: estimate?[i]);
+                results.Add(new LayerFactors(rank, a, b, s));
+            }
+            return results.ToArray();
+        }
+        catch
+        {
+            foreach (var f in results) f.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var svd in svds) svd.Dispose();
+        }
+    }
 
-        int r = Math.Min(w.Rows, w.Cols), kCap = Math.Min(options.KMax, r);
-        var seed = LayerSeed(layer, options.Seed);
-        using var svd = KrylovSvd.Compute(backend, w, kCap, options.Krylov, seed);
-        float[] s;
-        double total;
-        TotalEstimate? estimate = null;
-        if (options.Criterion == RankCriterion.EnergyFraction)
-        {
-            s = svd.Values[..kCap];
-            total = norm.SumOfSquares;
-        }
-        else if (svd.IsDense || options.UsesExactSpectrum(w.Rows, w.Cols) || !FitsQuadrature(svd, options.Krylov))
-        {
-            s = svd.IsDense ? svd.Values : TruncatedSvd.ExactSingularValues(backend, w);
-            total = s.Sum(v => (double)v);
-        }
-        else
-        {
-            estimate = NuclearNorm.Estimate(backend, w, svd, options.Krylov.Probes, options.Krylov.LanczosSteps, seed ^ ProbeSeedSalt);
-            s = svd.Values[..kCap];
-            total = estimate.Value;
-        }
-        var k = ChooseRank(s, total, options, out var fraction);
-        var (a, b) = svd.Factors(Math.Min(k, svd.VectorCount));
-        var s1 = (double)s[0];
-        var spectrum = new SpectrumSummary(s.Length, s1, s[k - 1], s[^1], total, norm.SumOfSquares,
-            s1 > 0 ? norm.SumOfSquares / (s1 * s1) : 0);
-        var rank = new LayerRank(layer, w.Rows, w.Cols, k, fraction, clock.Elapsed.TotalSeconds, spectrum, options.Criterion,
-            options.Tau, Estimate: estimate);
-        return new LayerFactors(rank, a, b, s);
+    /// <summary>All singular values of one stacked matrix (the vendor solver works on a copy anyway).</summary>
+    private static float[] ExactValues(Backend backend, RowBlock w)
+    {
+        using var copy = backend.Empty(w.Count, w.Cols);
+        backend.Copy(w, copy);
+        return TruncatedSvd.ExactSingularValues(backend, copy);
     }
 
     /// <summary>Mixed into the layer seed for the quadrature's probes, so they are independent of the Krylov sketch.</summary>

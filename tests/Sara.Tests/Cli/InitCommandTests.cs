@@ -235,6 +235,8 @@ public sealed class InitCommandTests : CliTestBase
         Assert.That(b.Out, Does.Contain("on emu (").And.Contain(", emu ("), "both devices are listed");
         var lines = b.Out.Split('\n').Where(l => l.StartsWith('[')).ToList();
         Assert.That(lines, Has.Count.EqualTo(14));
+        Assert.That(lines.Count(l => l.Contains("1/4 of a batch")), Is.EqualTo(8), "q/k/v/o of each block run as one batched SVD");
+        Assert.That(lines.Count(l => l.Contains("1/2 of a batch")), Is.EqualTo(4), "gate/up too");
         Assert.That(File.ReadAllBytes(two), Is.EqualTo(File.ReadAllBytes(one)));
         var bad = Init([ckpt, "-o", PathOf("x.safetensors"), "--device", "emu:0,emu:0"]);
         Assert.That((bad.ExitCode, bad.Err.Contains("appears twice")), Is.EqualTo((1, true)), bad.Err);

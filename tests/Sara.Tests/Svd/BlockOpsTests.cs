@@ -37,6 +37,40 @@ public class BlockOpsTests
         Assert.That(copied[..n].All(float.IsNaN) && copied[(3 * n)..].All(float.IsNaN), Is.True);
     }
 
+    [TestCase("cpu", false, true), TestCase("cpu", true, false), TestCase("emu", false, true), TestCase("emu", false, false)]
+    public void BatchedGemmEqualsOneGemmPerItem(string device, bool ta, bool tb)
+    {
+        using var backend = TestDevices.Create(device);
+        var rand = new Rand();
+        const int batch = 3, m = 5, n = 7, k = 11;
+        var (ar, ac) = ta ? (k, m) : (m, k);
+        var (br, bc) = tb ? (n, k) : (k, n);
+        // Items repeat every 2 + rows rows (a gap of two rows between them); c's gap rows must stay NaN.
+        using var a = backend.FromArray(rand.Normal(batch * (ar + 2) * ac), batch * (ar + 2), ac);
+        using var b = backend.FromArray(rand.Normal(batch * (br + 2) * bc), batch * (br + 2), bc);
+        using var c = backend.FromArray(Enumerable.Repeat(float.NaN, batch * (m + 2) * n).ToArray(), batch * (m + 2), n);
+        backend.GemmBatched(batch, new RowBlock(a, 1, ar), ar + 2, ta, new RowBlock(b, 2, br), br + 2, tb, new RowBlock(c, 1, m), m + 2);
+        var got = c.ToArray();
+        for (var i = 0; i < batch; i++)
+        {
+            using var one = backend.Empty(m, n);
+            backend.Gemm(new RowBlock(a, 1 + i * (ar + 2), ar), ta, new RowBlock(b, 2 + i * (br + 2), br), tb, one);
+            var start = (1 + i * (m + 2)) * n;
+            Assert.That(got[start..(start + m * n)], Is.EqualTo(one.ToArray()), $"item {i}: the bits of a single GEMM");
+            Assert.That(float.IsNaN(got[start - 1]) && float.IsNaN(got[start + m * n]), Is.True, "rows between items are untouched");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => backend.GemmBatched(4, new RowBlock(a, 1, ar), ar + 2, ta, new RowBlock(b, 2, br), br + 2, tb,
+            new RowBlock(c, 1, m), m + 2), "a fourth item runs past the tensors");
+
+        var rows = rand.Normal(batch * (m + 2) * n);
+        using var target = backend.FromArray(Enumerable.Repeat(float.NaN, batch * (m + 2) * n).ToArray(), batch * (m + 2), n);
+        backend.Upload(new RowBlock(target, 2, m), rows.AsSpan(0, m * n));
+        var norm = backend.SumOfSquares(new RowBlock(target, 2, m));
+        Assert.That(norm.NonFinite, Is.Zero);
+        Assert.That(norm.SumOfSquares, Is.EqualTo(rows.Take(m * n).Sum(x => (double)x * x)).Within(1e-9).Percent);
+        Assert.That(backend.SumOfSquares(new RowBlock(target, 0, 3)).NonFinite, Is.EqualTo(2 * n), "the NaN rows around are counted");
+    }
+
     [Test]
     public void RowBlocksOutsideTheTensorAreRejected()
     {
