@@ -24,6 +24,14 @@ public abstract partial class Backend
     /// <summary>c = alpha * op(a) op(b) + beta * c on row blocks of 2-D tensors (see <see cref="RowBlock"/>).</summary>
     public void Gemm(RowBlock a, bool transA, RowBlock b, bool transB, RowBlock c, float alpha = 1f, float beta = 0f)
     {
+        var (m, n, k) = GemmShape(a, transA, b, transB, c);
+        if (m == 0 || n == 0) return;
+        GemmBlocksCore(a.Ptr, a.Cols, transA, b.Ptr, b.Cols, transB, c.Ptr, c.Cols, m, n, k, alpha, beta);
+    }
+
+    /// <summary>Checks the blocks and returns op(a) (m x k) op(b) (k x n) = c (m x n).</summary>
+    private (int M, int N, int K) GemmShape(RowBlock a, bool transA, RowBlock b, bool transB, RowBlock c)
+    {
         CheckBlock(a, nameof(a));
         CheckBlock(b, nameof(b));
         CheckBlock(c, nameof(c));
@@ -31,8 +39,7 @@ public abstract partial class Backend
         var (kb, n) = transB ? (b.Cols, b.Count) : (b.Count, b.Cols);
         if (ka != kb) throw new ArgumentException($"Inner dimensions differ: op(a) is {m}x{ka}, op(b) is {kb}x{n}.", nameof(b));
         if (c.Count != m || c.Cols != n) throw new ArgumentException($"'c' must be {m}x{n}; got {c}.", nameof(c));
-        if (m == 0 || n == 0) return;
-        GemmBlocksCore(a.Ptr, a.Cols, transA, b.Ptr, b.Cols, transB, c.Ptr, c.Cols, m, n, ka, alpha, beta);
+        return (m, n, ka);
     }
 
     /// <summary>
@@ -46,19 +53,9 @@ public abstract partial class Backend
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         if (aStride < 0 || bStride < 0 || cStride < 0) throw new ArgumentOutOfRangeException(nameof(aStride), "Strides must be >= 0.");
-        var lastA = a with { Start = a.Start + (batch - 1) * aStride };
-        var lastB = b with { Start = b.Start + (batch - 1) * bStride };
-        var lastC = c with { Start = c.Start + (batch - 1) * cStride };
-        CheckBlock(lastA, nameof(a));
-        CheckBlock(lastB, nameof(b));
-        CheckBlock(lastC, nameof(c));
-        CheckBlock(a, nameof(a));
-        CheckBlock(b, nameof(b));
-        CheckBlock(c, nameof(c));
-        var (m, ka) = transA ? (a.Cols, a.Count) : (a.Count, a.Cols);
-        var (kb, n) = transB ? (b.Cols, b.Count) : (b.Count, b.Cols);
-        if (ka != kb) throw new ArgumentException($"Inner dimensions differ: op(a) is {m}x{ka}, op(b) is {kb}x{n}.", nameof(b));
-        if (c.Count != m || c.Cols != n) throw new ArgumentException($"'c' must be {m}x{n}; got {c}.", nameof(c));
+        var (m, n, ka) = GemmShape(a, transA, b, transB, c);
+        GemmShape(a with { Start = a.Start + (batch - 1) * aStride }, transA, b with { Start = b.Start + (batch - 1) * bStride }, transB,
+            c with { Start = c.Start + (batch - 1) * cStride });   // the last items lie inside their tensors too
         if (ReferenceEquals(c.Tensor, a.Tensor) || ReferenceEquals(c.Tensor, b.Tensor))
             throw new ArgumentException("c must not share a tensor with a or b.", nameof(c));
         if (m == 0 || n == 0) return;

@@ -115,11 +115,7 @@ public sealed unsafe partial class CpuBackend
 
     protected override void GemmBatchedCore(int batch, nint a, int lda, long strideA, bool transA, nint b, int ldb, long strideB, bool transB,
         nint c, int ldc, long strideC, int m, int n, int k, float alpha, float beta)
-    {
-        for (var i = 0; i < batch; i++)
-            HostBlas.Sgemm(transA, transB, m, n, k, alpha, a + (nint)(i * strideA * sizeof(float)), lda, b + (nint)(i * strideB * sizeof(float)), ldb,
-                beta, c + (nint)(i * strideC * sizeof(float)), ldc);
-    }
+        => HostBlas.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch);
 
     protected override void UploadBlockCore(nint dst, ReadOnlySpan<float> src) => src.CopyTo(new Span<float>((void*)dst, src.Length));
 

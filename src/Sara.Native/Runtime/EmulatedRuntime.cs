@@ -71,11 +71,7 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
 
     public void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
         nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch)
-    {
-        for (var i = 0; i < batch; i++)
-            HostBlas.Sgemm(transA, transB, m, n, k, alpha, a + (nint)(i * strideA * sizeof(float)), lda, b + (nint)(i * strideB * sizeof(float)), ldb,
-                beta, c + (nint)(i * strideC * sizeof(float)), ldc, rankKernels: false);
-    }
+        => HostBlas.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch, rankKernels: false);
 
     public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt) => HostLapack.Gesvd(m, n, a, s, u, vt);
     public void Potrf(int n, nint a) => HostLapack.Potrf(n, a);

@@ -9,12 +9,7 @@ public sealed unsafe partial class GpuRuntime
     public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb,
         float beta, nint c, int ldc)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
-        RequireLeading(lda, transA ? m : k, nameof(lda), $"op(A) of shape [{m},{k}] with transA={transA}");
-        RequireLeading(ldb, transB ? k : n, nameof(ldb), $"op(B) of shape [{k},{n}] with transB={transB}");
-        RequireLeading(ldc, n, nameof(ldc), $"C of shape [{m},{n}]");
+        CheckGemm(transA, transB, m, n, k, lda, ldb, ldc);
         if (m == 0 || n == 0) return;
         Enter();
         // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T, and the buffers already hold A^T and B^T.
@@ -26,13 +21,8 @@ public sealed unsafe partial class GpuRuntime
     public void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
         nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        CheckGemm(transA, transB, m, n, k, lda, ldb, ldc);
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
-        RequireLeading(lda, transA ? m : k, nameof(lda), $"op(A) of shape [{m},{k}] with transA={transA}");
-        RequireLeading(ldb, transB ? k : n, nameof(ldb), $"op(B) of shape [{k},{n}] with transB={transB}");
-        RequireLeading(ldc, n, nameof(ldc), $"C of shape [{m},{n}]");
         if (m == 0 || n == 0 || batch == 0) return;
         Enter();
         // As Gemm: row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T on the same buffers, item by item.
@@ -147,6 +137,16 @@ public sealed unsafe partial class GpuRuntime
             for (var i = 0; i < n; i++) new Span<float>(h + (long)i * n + i + 1, n - i - 1).Clear();
             Cuda.Check(Cuda.cuMemcpyHtoD_v2(a, h, bytes), "cuMemcpyHtoD_v2");
         }
+    }
+
+    private static void CheckGemm(bool transA, bool transB, int m, int n, int k, int lda, int ldb, int ldc)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        RequireLeading(lda, transA ? m : k, nameof(lda), $"op(A) of shape [{m},{k}] with transA={transA}");
+        RequireLeading(ldb, transB ? k : n, nameof(ldb), $"op(B) of shape [{k},{n}] with transB={transB}");
+        RequireLeading(ldc, n, nameof(ldc), $"C of shape [{m},{n}]");
     }
 
     private static void RequireLeading(int ld, int cols, string name, string what)

@@ -38,7 +38,11 @@ public sealed class KrylovSvd : IDisposable
     public int Rows { get; }
     public int Cols { get; }
 
-    /// <summary>All Ritz values (L of them, or all min(m, n) when dense), descending.</summary>
+    /// <summary>
+    /// All Ritz values (L of them, or all min(m, n) when dense), descending. Those past the leading
+    /// <see cref="VectorCount"/> come from the Gram matrix and are rough (float32 squares them): for a whole exact
+    /// spectrum use <see cref="TruncatedSvd.ExactSingularValues"/>.
+    /// </summary>
     public float[] Values { get; }
 
     /// <summary>How many leading singular vectors are kept (the most <see cref="Factors"/> can return).</summary>
@@ -133,10 +137,12 @@ public sealed class KrylovSvd : IDisposable
     }
 
     /// <summary>
-    /// The basis spans the whole short side: the SVD of X itself. The basis is taken as the eigenvectors of X X^T (not
-    /// the identity), so the dense SVD works on rows that are already nearly orthogonal: the one-sided Jacobi of
-    /// CudaBackend.SmallSvd then converges in few sweeps to float32 accuracy (on X's raw rows its small values drifted by
-    /// 1e-5 relative).
+    /// The basis spans the whole short side: the SVD of X itself, through the Gram matrix as the Krylov path
+    /// (<see cref="ProjectByGram"/> with the identity as basis; its values beyond the well-conditioned leading ones are
+    /// rough, which is why <see cref="RankPlanner"/> takes a dense layer's values from the vendor solver). When the
+    /// leading values span too much, the dense SVD of z = Y^T X on the eigenvector basis Y of X X^T: rows already nearly
+    /// orthogonal, so CudaBackend's one-sided Jacobi converges in few sweeps to float32 accuracy (on X's raw rows its
+    /// small values drifted by 1e-5).
     /// </summary>
     private static KrylovSvd Dense(Backend backend, RowBlock w, int vectors)
     {
@@ -144,12 +150,11 @@ public sealed class KrylovSvd : IDisposable
         if (d > Backend.MaxSmallDimension)
             throw new ArgumentOutOfRangeException(nameof(w), $"A dense SVD of {m}x{n} exceeds the largest sketch, {Backend.MaxSmallDimension}.");
         using var x = backend.Empty(d, D);
+        using var identity = Identity(backend, d);
         if (m <= n) backend.Copy(w, x);
-        else
-        {
-            using var identity = Identity(backend, d);
-            backend.Gemm(identity, false, w, true, x);   // X = W^T, exactly (products with 1 and 0)
-        }
+        else backend.Gemm(identity, false, w, true, x);   // X = W^T, exactly (products with 1 and 0)
+        if (ProjectByGram(backend, x, identity, vectors) is var (gramValues, gramShort, gramLong))
+            return new KrylovSvd(backend, m, n, gramValues, true, gramShort, gramLong);
         using var basis = EigenBasis(backend, x);
         using var z = backend.Empty(d, D);
         backend.Gemm(basis, false, x, false, z);
@@ -160,20 +165,32 @@ public sealed class KrylovSvd : IDisposable
     /// <summary>The eigenvectors of x x^T as rows, largest eigenvalue first: an orthonormal basis of x's row space.</summary>
     private static Tensor EigenBasis(Backend backend, Tensor x)
     {
-        int d = x.Rows;
-        float[] eigen;
-        using (var gram = backend.Empty(d, d))
-        using (var w = backend.Empty(d))
-        using (var v = backend.Empty(d, d))
+        var (_, rows) = GramEigen(backend, x, x.Rows);
+        return backend.FromArray(rows, x.Rows, x.Rows);
+    }
+
+    /// <summary>
+    /// x x^T = Y diag(lambda) Y^T (x: r x D) through SymmetricEigen: lambda descending, and the leading
+    /// <paramref name="count"/> eigenvectors as the rows of a count x r array (host).
+    /// </summary>
+    private static (float[] Lambda, float[] Rows) GramEigen(Backend backend, RowBlock x, int count)
+    {
+        int r = x.Count;
+        float[] lambda, eigen;
+        using (var gram = backend.Empty(r, r))
+        using (var w = backend.Empty(r))
+        using (var v = backend.Empty(r, r))
         {
             backend.Gemm(x, false, x, true, gram);
             backend.SymmetricEigen(gram, w, v);
+            lambda = w.ToArray();
             eigen = v.ToArray();
         }
-        var rows = new float[(long)d * d];
-        for (var r = 0; r < d; r++)
-            for (var c = 0; c < d; c++) rows[(long)r * d + c] = eigen[(long)c * d + (d - 1 - r)];
-        return backend.FromArray(rows, d, d);
+        Array.Reverse(lambda);
+        var rows = new float[(long)count * r];
+        for (var i = 0; i < count; i++)
+            for (var c = 0; c < r; c++) rows[(long)i * r + c] = eigen[(long)c * r + (r - 1 - i)];
+        return (lambda, rows);
     }
 
     /// <summary>SVD of z = Q X (L x D) by the dense solver: values, Ub^T Q (c x d) and Vt (c x D).</summary>
@@ -214,29 +231,13 @@ public sealed class KrylovSvd : IDisposable
     private static (float[] Values, Tensor Short, Tensor Long)? ProjectByGram(Backend backend, RowBlock z, RowBlock basis, int vectors)
     {
         int width = z.Count;
-        float[] lambda, eigen;
-        using (var gram = backend.Empty(width, width))
-        using (var w = backend.Empty(width))
-        using (var v = backend.Empty(width, width))
-        {
-            backend.Gemm(z, false, z, true, gram);
-            backend.SymmetricEigen(gram, w, v);
-            lambda = w.ToArray();
-            eigen = v.ToArray();
-        }
-        var values = new float[width];
-        for (var i = 0; i < width; i++) values[i] = MathF.Sqrt(MathF.Max(lambda[width - 1 - i], 0f));
+        var (lambda, ubt) = GramEigen(backend, z, vectors);
+        var values = Array.ConvertAll(lambda, x => MathF.Sqrt(MathF.Max(x, 0f)));
         if (!(values[vectors - 1] * GramConditionLimit > values[0])) return null;
-        // Rows of Ub^T are the eigenvectors (columns of v), largest first; the scaled copy gives Vt = diag(1/s) Ub^T z.
-        var ubt = new float[(long)vectors * width];
-        var scaled = new float[(long)vectors * width];
+        // Rows of Ub^T are the eigenvectors, largest first; the scaled copy gives Vt = diag(1/s) Ub^T z.
+        var scaled = new float[ubt.Length];
         for (var r = 0; r < vectors; r++)
-            for (var c = 0; c < width; c++)
-            {
-                var e = eigen[(long)c * width + (width - 1 - r)];
-                ubt[(long)r * width + c] = e;
-                scaled[(long)r * width + c] = e / values[r];
-            }
+            for (var c = 0; c < width; c++) scaled[(long)r * width + c] = ubt[(long)r * width + c] / values[r];
         var leadingShort = backend.Empty(vectors, basis.Cols);
         var leadingLong = backend.Empty(vectors, z.Cols);
         try

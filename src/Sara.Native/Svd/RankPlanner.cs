@@ -84,14 +84,18 @@ public static class RankPlanner
                 var svd = svds[i];
                 float[] s;
                 double total;
+                // A dense (small) layer's values come from the vendor solver: cheap at that size, and exact.
+                var exact = svd.IsDense || (options.Criterion == RankCriterion.SumFraction && estimate is null)
+                    ? ExactValues(backend, new RowBlock(stacked, i * m, m))
+                    : null;
                 if (options.Criterion == RankCriterion.EnergyFraction)
                 {
-                    s = svd.Values[..kCap];
+                    s = (exact ?? svd.Values)[..kCap];
                     total = norms[i].SumOfSquares;
                 }
                 else if (estimate is null)
                 {
-                    s = svd.IsDense ? svd.Values : ExactValues(backend, new RowBlock(stacked, i * m, m));
+                    s = exact!;
                     total = s.Sum(v => (double)v);
                 }
                 else
