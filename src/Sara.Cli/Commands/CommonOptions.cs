@@ -20,7 +20,7 @@ internal static class CommonOptions
 
     public static Option<string> Criterion() => Validated(new Option<string>("--criterion")
     {
-        Description = "sum (sum of s_i, the paper's, exact spectrum) or energy (sum of s_i^2, truncated SVD)",
+        Description = "sum (sum of s_i, the paper's; its total estimated on large layers, see --exact) or energy (sum of s_i^2)",
         DefaultValueFactory = _ => "sum",
     }, v => TryParseCriterion(v, out _), v => $"unknown --criterion '{v}'; expected sum or energy");
 

@@ -24,12 +24,14 @@ internal sealed record InitOutcome(int Layers, int Resumed, int Computed, long T
 
 /// <summary>
 /// The streamed initialisation behind `sara init` (one truncated SVD per layer serves the rank and the factors,
-/// RankPlanner.Factorize). Memory is bounded by a few matrices per device whatever the checkpoint's size: each worker
-/// reads one matrix at a time with positioned reads, computes it, and writes the finished layer atomically to the work
-/// folder (<see cref="WorkFolder"/>); the adapter is assembled from those files at the end, streamed, and written
-/// atomically too. So an interrupted run leaves no adapter at the output path, and `--resume` skips the layers whose
-/// files exist. Per-layer results depend only on the layer (seeded by its name), so resuming, `--part` + combine, and
-/// several devices of one kind all give the same bits as one uninterrupted run.
+/// RankPlanner.FactorizeBatch). The unit of work is a group of up to <see cref="GroupSize"/> consecutive layers of one
+/// shape, fixed by the layer list alone: a GPU (CudaBackend) takes a group in one batched SVD, the CPU layer by layer.
+/// Memory is bounded by a group of matrices per device whatever the checkpoint's size: each worker reads one matrix at
+/// a time with positioned reads into one staging buffer, and writes each finished layer atomically to the work folder
+/// (<see cref="WorkFolder"/>); the adapter is assembled from those files at the end, streamed, and written atomically
+/// too. So an interrupted run leaves no adapter at the output path, and `--resume` skips what is done (a batch redoes a
+/// group with a missing layer). Results depend only on the layer (seeded by its name) and, on a GPU, on its fixed group,
+/// so resuming, `--part` + combine, and several devices of one kind all give the same bits as one uninterrupted run.
 /// </summary>
 internal static class InitRunner
 {
