@@ -61,4 +61,12 @@ public static unsafe partial class Cublas
     [LibraryImport(Lib.Cublas)]
     public static partial CublasStatus cublasSgeam(nint handle, CublasOperation transA, CublasOperation transB, int m, int n,
         float* alpha, nint a, int lda, float* beta, nint b, int ldb, nint c, int ldc);
+
+    /// <summary>Packs the uplo triangle of column-major A (n x n, ld lda) into AP (n(n+1)/2, column-major packed).</summary>
+    [LibraryImport(Lib.Cublas)]
+    public static partial CublasStatus cublasStrttp(nint handle, CublasFillMode uplo, int n, nint a, int lda, nint ap);
+
+    /// <summary>Unpacks AP into the uplo triangle of column-major A; the other triangle is left untouched.</summary>
+    [LibraryImport(Lib.Cublas)]
+    public static partial CublasStatus cublasStpttr(nint handle, CublasFillMode uplo, int n, nint ap, nint a, int lda);
 }

@@ -78,6 +78,7 @@ public enum CUresult
     CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900,
     CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901,
     CUDA_ERROR_TIMEOUT = 909,
+    CUDA_ERROR_EXTERNAL_DEVICE = 911,
     CUDA_ERROR_UNKNOWN = 999,
 }
 
@@ -115,4 +116,14 @@ public enum CUfunction_attribute
     CacheModeCa = 7,
     MaxDynamicSharedSizeBytes = 8,
     PreferredSharedMemoryCarveout = 9,
+}
+
+/// <summary>CUjit_option (the subset the runtime passes to cuModuleLoadDataEx).</summary>
+public enum CUjit_option
+{
+    CU_JIT_INFO_LOG_BUFFER = 3,
+    CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4,
+    CU_JIT_ERROR_LOG_BUFFER = 5,
+    CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,
+    CU_JIT_LOG_VERBOSE = 12,
 }

@@ -18,4 +18,21 @@ public static partial class Libc
     /// <summary>Sets a variable in the process's native environment (what getenv in native libraries sees).</summary>
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int SetEnv(string name, string value, int overwrite);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct DlInfo
+    {
+        public nint FileName, FileBase, SymbolName, SymbolAddress;
+    }
+
+    // dladdr is in libc.so.6 since glibc 2.34 (Debian 12 has 2.36); older glibc keeps it in libdl only.
+    [LibraryImport("libc", EntryPoint = "dladdr")]
+    private static partial int DlAddr(nint address, out DlInfo info);
+
+    /// <summary>The path of the loaded module that holds <paramref name="address"/> (dladdr), or null when unknown.</summary>
+    public static string? ModulePath(nint address)
+    {
+        try { return DlAddr(address, out var info) != 0 && info.FileName != 0 ? Marshal.PtrToStringUTF8(info.FileName) : null; }
+        catch (EntryPointNotFoundException) { return null; }
+    }
 }

@@ -37,6 +37,10 @@ public static unsafe partial class Nvrtc
     [LibraryImport(Lib.Nvrtc)] public static partial byte* nvrtcGetErrorString(NvrtcResult result);
     [LibraryImport(Lib.Nvrtc)] public static partial NvrtcResult nvrtcVersion(out int major, out int minor);
 
+    // Since NVRTC 11.2: the SM architectures -arch accepts, as integers (80 for sm_80), ascending.
+    [LibraryImport(Lib.Nvrtc)] public static partial NvrtcResult nvrtcGetNumSupportedArchs(out int numArchs);
+    [LibraryImport(Lib.Nvrtc)] public static partial NvrtcResult nvrtcGetSupportedArchs(int* supportedArchs);
+
     [LibraryImport(Lib.Nvrtc)]
     public static partial NvrtcResult nvrtcCreateProgram(out nint program, byte* source, byte* name,
         int numHeaders, byte** headers, byte** includeNames);

@@ -16,7 +16,7 @@ var xs = Uniform(tokens * n, 1f);
 var (u, v) = (Uniform(m, 0.1f), Uniform(n, 1f));
 var wStar = w0.Select((w, i) => w + u[i / n] * v[i % n]).ToArray();
 
-using var backend = Devices.Create();      // the GPU when present, else the CPU; SARA_DEVICE=cpu|cuda overrides
+using var backend = Devices.Create();      // the GPU when present, else the CPU; SARA_DEVICE=cpu|emu|cuda overrides
 Console.WriteLine($"device: {backend.Description}");
 
 // Rank k from W0's spectrum (default criterion: smallest k whose leading singular values reach tau of their sum).

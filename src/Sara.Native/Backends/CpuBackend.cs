@@ -13,17 +13,25 @@ namespace Sara.Native.Backends;
 /// </summary>
 public sealed unsafe partial class CpuBackend : Backend
 {
-    public CpuBackend() : base(new MemoryPool(HostMemory.Alloc, HostMemory.Free))
+    public CpuBackend() : this(null) { }
+
+    /// <param name="gpuUnavailableReason">Why the GPU was not used when this backend is the default's fallback; shown in <see cref="Description"/>.</param>
+    public CpuBackend(string? gpuUnavailableReason) : base(new MemoryPool(HostMemory.Alloc, HostMemory.Free))
     {
         NativeLibraries.Load(Lib.OpenBlas);
+        GpuUnavailableReason = gpuUnavailableReason;
     }
 
     public override string Name => "cpu";
 
+    /// <summary>Why the default device is not the GPU, when this backend was chosen as the fallback; null when asked for by name.</summary>
+    public string? GpuUnavailableReason { get; }
+
     public override string Description =>
         $"cpu ({Environment.ProcessorCount} cores, OpenBLAS {OpenBlas.GetNumThreads()} threads with its " +
         $"{System.Runtime.InteropServices.Marshal.PtrToStringUTF8(OpenBlas.GetCoreName())} kernels, rank-k GEMMs on " +
-        (SkinnyGemm.Enabled ? "the AVX-512 kernels)" : "OpenBLAS)");
+        (SkinnyGemm.Enabled ? "the AVX-512 kernels)" : "OpenBLAS)") +
+        (GpuUnavailableReason is null ? "" : $"; GPU not used: {GpuUnavailableReason}");
 
     private static Span<float> S(Tensor t) => new((void*)t.Ptr, checked((int)t.Length));
 
@@ -42,7 +50,8 @@ public sealed unsafe partial class CpuBackend : Backend
     protected override void GemmCore(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha, float beta)
     {
         var k = transA ? a.Rows : a.Cols;
-        HostBlas.Sgemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, a.Cols, b.Ptr, b.Cols, beta, c.Ptr, c.Cols);
+        HostBlas.Sgemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, GemmArgs.Leading(a.Cols), b.Ptr, GemmArgs.Leading(b.Cols),
+            beta, c.Ptr, GemmArgs.Leading(c.Cols));
     }
 
     protected override void AddRowVectorCore(Tensor y, Tensor bias)

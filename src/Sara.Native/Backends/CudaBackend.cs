@@ -12,7 +12,8 @@ public sealed partial class CudaBackend : Backend
 {
     private const int Threads = 256;
 
-    public CudaBackend(IKernelRuntime runtime) : base(new MemoryPool(runtime.AllocRaw, runtime.FreeRaw))
+    /// <summary>A backend on <paramref name="runtime"/>, which it then owns (Dispose disposes it); tensors rent from the runtime's pool.</summary>
+    public CudaBackend(IKernelRuntime runtime) : base(runtime.Pool)
         => Runtime = runtime;
 
     public IKernelRuntime Runtime { get; }
@@ -41,7 +42,8 @@ public sealed partial class CudaBackend : Backend
     protected override void GemmCore(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha, float beta)
     {
         var k = transA ? a.Rows : a.Cols;
-        Runtime.Gemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, a.Cols, b.Ptr, b.Cols, beta, c.Ptr, c.Cols);
+        Runtime.Gemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, GemmArgs.Leading(a.Cols), b.Ptr, GemmArgs.Leading(b.Cols),
+            beta, c.Ptr, GemmArgs.Leading(c.Cols));
     }
 
     protected override void AddRowVectorCore(Tensor y, Tensor bias)
@@ -134,9 +136,14 @@ public sealed partial class CudaBackend : Backend
         if (partial is not null) ColumnSumCore(partial, dlambda!, 0f);
     }
 
+    /// <summary>
+    /// Disposes the runtime, which owns the pool: it waits for its stream, frees the pool's blocks and releases its handles
+    /// and context, going on past failures. After a sticky device fault it does not throw, so the exception that reported
+    /// the fault (e.g. one unwinding through a <c>using</c>) is the one the caller sees.
+    /// </summary>
     public override void Dispose()
     {
-        base.Dispose();
         Runtime.Dispose();
+        GC.SuppressFinalize(this);
     }
 }

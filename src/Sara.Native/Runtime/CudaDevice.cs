@@ -40,6 +40,18 @@ public sealed record CudaDevice(int Ordinal, int Handle, string Name, int Comput
             driver);
     }
 
+    /// <summary>The device behind a CUdevice handle (e.g. from cuCtxGetDevice), found by ordinal.</summary>
+    public static CudaDevice FromHandle(int handle)
+    {
+        var count = Count();
+        for (var ordinal = 0; ordinal < count; ordinal++)
+        {
+            Cuda.Check(Cuda.cuDeviceGet(out var dev, ordinal), "cuDeviceGet");
+            if (dev == handle) return Query(ordinal);
+        }
+        throw new ArgumentException($"CUdevice {handle} is none of the driver's {count} devices.", nameof(handle));
+    }
+
     public static int Attribute(int device, CUdevice_attribute attribute)
     {
         Cuda.Check(Cuda.cuDeviceGetAttribute(out var v, attribute, device), "cuDeviceGetAttribute", attribute.ToString());

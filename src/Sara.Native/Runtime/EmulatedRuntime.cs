@@ -5,25 +5,49 @@ namespace Sara.Native.Runtime;
 /// <summary>
 /// The kernel runtime without a GPU: host memory, the kernels compiled by g++ into libsara_emu.so and run there
 /// with CUDA semantics, OpenBLAS for GEMM and LAPACKE for the dense solvers. The same CudaBackend code drives it.
+/// It takes the GPU runtime's <see cref="RuntimeOptions"/> and reports them (every call runs in order on the calling
+/// thread, so any stream is honoured), counts copies and host waits at the points where the GPU runtime has them, and
+/// models the context's life: memory still allocated when it is disposed is released with it, as a context's is.
+/// Two seams reach failure paths a GPU shows rarely: <see cref="MemoryLimit"/> (cuMemAlloc's out-of-memory) and
+/// <see cref="InjectFault"/> (a sticky device fault).
 /// </summary>
 public sealed unsafe class EmulatedRuntime : IKernelRuntime
 {
-    private readonly Dictionary<string, nint> _functions = new();
+    private static long s_nextStream = 0x5A0000;
 
-    public EmulatedRuntime()
+    private readonly Dictionary<string, nint> _functions = new();
+    private readonly Dictionary<nint, long> _live = new();
+    private readonly object _gate = new();
+    private CUresult? _injected;
+    private Exception? _fault;
+    private long _liveBytes, _copiesToDevice, _copiesToHost, _hostWaits;
+    private bool _disposed;
+
+    public EmulatedRuntime() : this(RuntimeOptions.Default) { }
+
+    public EmulatedRuntime(RuntimeOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         NativeLibraries.Load(Lib.Emulator);
         NativeLibraries.Load(Lib.OpenBlas);
         NativeLibraries.Load(Lib.Lapacke);
-        Description = $"emulator ({Emulator.GetThreads()} threads, {Emulator.KernelCount()} kernels, {Emulator.Version()})";
+        Options = options;
+        Stream = options.Stream ?? (nint)Interlocked.Increment(ref s_nextStream);
+        Pool = new MemoryPool(AllocRaw, FreeRaw);
+        LibraryPath = NativeLibraries.LoadedPath(Lib.Emulator, "sara_emu_version");
+        Description = $"emulator ({Emulator.GetThreads()} threads, {Emulator.KernelCount()} kernels, {Emulator.Version()}; " +
+                      $"{options.DescribeContext()}, {RuntimeOptions.DescribeStream(options.Stream)}; {LibraryPath ?? "libsara_emu.so"})";
     }
 
     /// <summary>False (with the reason) when the emulator or its BLAS/LAPACK libraries cannot be loaded.</summary>
-    public static bool TryCreate(out EmulatedRuntime? runtime, out string whyNot)
+    public static bool TryCreate(out EmulatedRuntime? runtime, out string whyNot) => TryCreate(RuntimeOptions.Default, out runtime, out whyNot);
+
+    public static bool TryCreate(RuntimeOptions options, out EmulatedRuntime? runtime, out string whyNot)
     {
         try
         {
-            runtime = new EmulatedRuntime();
+            runtime = new EmulatedRuntime(options);
             whyNot = "";
             return true;
         }
@@ -38,15 +62,95 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
     public string Description { get; }
     public bool IsEmulated => true;
 
-    public nint AllocRaw(long bytes) => HostMemory.Alloc(bytes);
-    public void FreeRaw(nint ptr) => HostMemory.Free(ptr);
-    public void CopyToDevice(nint dst, ReadOnlySpan<byte> src) => HostMemory.CopyIn(dst, src);
-    public void CopyToHost(Span<byte> dst, nint src) => HostMemory.CopyOut(dst, src);
-    public void CopyDeviceToDevice(nint dst, nint src, long bytes) => HostMemory.Copy(dst, src, bytes);
-    public void Memset32(nint dst, uint value, long count) => HostMemory.Fill32(dst, value, count);
+    /// <summary>The libsara_emu.so file in use (from the NuGet package's runtimes/linux-x64/native, or the repository's artifacts/native).</summary>
+    public string? LibraryPath { get; }
+    public RuntimeOptions Options { get; }
+    public MemoryPool Pool { get; }
+
+    /// <summary>The stream handle given in the options, else a stand-in for a stream of its own (an opaque number).</summary>
+    public nint Stream { get; }
+
+    public Exception? Fault { get { lock (_gate) return _fault; } }
+
+    public RuntimeCounters Counters { get { lock (_gate) return new(_copiesToDevice, _copiesToHost, _hostWaits); } }
+
+    /// <summary>Bytes allocated by <see cref="AllocRaw"/> and not freed (the pool's reserve included).</summary>
+    public long LiveBytes { get { lock (_gate) return _liveBytes; } }
+
+    /// <summary>Allocations not freed yet; 0 after Dispose, whatever happened before.</summary>
+    public int LiveAllocations { get { lock (_gate) return _live.Count; } }
+
+    /// <summary>Seam: the "device memory" size. An allocation past it fails as cuMemAlloc does (CUDA_ERROR_OUT_OF_MEMORY). Null = no limit.</summary>
+    public long? MemoryLimit { get; set; }
+
+    /// <summary>
+    /// Seam: behave as a context after a sticky fault (default CUDA_ERROR_ILLEGAL_ADDRESS, as after a kernel's stray write):
+    /// every later call fails with it, the first such failure becomes <see cref="Fault"/>, and Dispose still releases everything.
+    /// </summary>
+    public void InjectFault(CUresult status = CUresult.CUDA_ERROR_ILLEGAL_ADDRESS)
+    {
+        if (!Cuda.IsSticky(status)) throw new ArgumentException($"{status} is not a sticky error.", nameof(status));
+        lock (_gate) _injected = status;
+    }
+
+    public nint AllocRaw(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        lock (_gate)
+        {
+            Enter("cuMemAlloc_v2");
+            if (MemoryLimit is { } limit && _liveBytes + bytes > limit)
+                throw new NativeCallException("cuMemAlloc_v2", nameof(CUresult.CUDA_ERROR_OUT_OF_MEMORY), (int)CUresult.CUDA_ERROR_OUT_OF_MEMORY,
+                    $"{bytes} bytes; the emulated device holds {_liveBytes} of {limit}");
+            var p = HostMemory.Alloc(bytes);
+            _live[p] = bytes;
+            _liveBytes += bytes;
+            return p;
+        }
+    }
+
+    public void FreeRaw(nint ptr)
+    {
+        if (ptr == 0) return;
+        lock (_gate)
+        {
+            Enter("cuMemFree_v2");
+            if (!_live.Remove(ptr, out var bytes))
+                throw new NativeCallException("cuMemFree_v2", nameof(CUresult.CUDA_ERROR_INVALID_VALUE), (int)CUresult.CUDA_ERROR_INVALID_VALUE,
+                    $"0x{ptr:x} was not allocated by this runtime");
+            _liveBytes -= bytes;
+            HostMemory.Free(ptr);
+        }
+    }
+
+    public void CopyToDevice(nint dst, ReadOnlySpan<byte> src)
+    {
+        Enter("cuMemcpyHtoDAsync_v2", count: ref _copiesToDevice);
+        HostMemory.CopyIn(dst, src);
+    }
+
+    public void CopyToHost(Span<byte> dst, nint src)
+    {
+        Enter("cuMemcpyDtoHAsync_v2", count: ref _copiesToHost);
+        lock (_gate) _hostWaits++;
+        HostMemory.CopyOut(dst, src);
+    }
+
+    public void CopyDeviceToDevice(nint dst, nint src, long bytes)
+    {
+        Enter("cuMemcpyDtoDAsync_v2");
+        HostMemory.Copy(dst, src, bytes);
+    }
+
+    public void Memset32(nint dst, uint value, long count)
+    {
+        Enter("cuMemsetD32Async");
+        HostMemory.Fill32(dst, value, count);
+    }
 
     public void Launch(string kernel, Dim3 grid, Dim3 block, uint dynamicSharedBytes, ReadOnlySpan<KernelArg> args)
     {
+        Enter("cuLaunchKernel");
         nint fn;
         lock (_functions)
         {
@@ -67,17 +171,86 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
 
     public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb,
         float beta, nint c, int ldc)
-        => HostBlas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, rankKernels: false);
+    {
+        if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc)) return;
+        Enter("cublasSgemm_v2");
+        HostBlas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, rankKernels: false);
+    }
 
     public void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
         nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch)
-        => HostBlas.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch, rankKernels: false);
+    {
+        if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc) || batch == 0) return;
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        Enter("cublasSgemmStridedBatched");
+        HostBlas.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch, rankKernels: false);
+    }
 
-    public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt) => HostLapack.Gesvd(m, n, a, s, u, vt);
-    public void Potrf(int n, nint a) => HostLapack.Potrf(n, a);
-    public void Syevd(int n, nint a, nint w) => HostLapack.Syevd(n, a, w);
+    // The GPU's solvers each wait for the stream once (their status word): counted here the same way.
+    public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt)
+    {
+        Enter("cusolverDnSgesvd", count: ref _hostWaits);
+        HostLapack.Gesvd(m, n, a, s, u, vt);
+    }
 
-    public void Synchronize() { }
+    public void Potrf(int n, nint a)
+    {
+        Enter("cusolverDnSpotrf", count: ref _hostWaits);
+        HostLapack.Potrf(n, a);
+    }
 
-    public void Dispose() { }
+    public void Syevd(int n, nint a, nint w)
+    {
+        Enter("cusolverDnSsyevd", count: ref _hostWaits);
+        HostLapack.Syevd(n, a, w);
+    }
+
+    public void Synchronize() => Enter("cuStreamSynchronize", count: ref _hostWaits);
+
+    /// <summary>
+    /// Trims the pool, then releases whatever is still allocated (a context's memory goes with it). After a fault already
+    /// reported to a caller the failures on the way are that fault's echo and are not thrown; otherwise the first is,
+    /// after releasing everything.
+    /// </summary>
+    public void Dispose()
+    {
+        Exception? first = null, reported;
+        lock (_gate)
+        {
+            if (_disposed) return;
+            reported = _fault;   // a fault first met here has reached no caller yet: that one is thrown
+        }
+        try { Pool.Dispose(); }
+        catch (Exception e) { first = e; }
+        lock (_gate)
+        {
+            foreach (var p in _live.Keys) HostMemory.Free(p);
+            _live.Clear();
+            _liveBytes = 0;
+            _disposed = true;
+            if (first != null && reported == null) throw first;
+        }
+    }
+
+    private void Enter(string call)
+    {
+        long none = 0;
+        Enter(call, ref none);
+    }
+
+    /// <summary>Throws as the GPU runtime would after Dispose or a sticky fault; else bumps <paramref name="count"/>.</summary>
+    private void Enter(string call, ref long count)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_injected is { } status)
+            {
+                var e = new NativeCallException(call, status.ToString(), (int)status, "emulated sticky fault");
+                _fault ??= e;
+                throw e;
+            }
+            count++;
+        }
+    }
 }

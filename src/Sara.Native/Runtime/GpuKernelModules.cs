@@ -11,17 +11,19 @@ namespace Sara.Native.Runtime;
 internal sealed class GpuKernelModules : IDisposable
 {
     private readonly string _arch;
-    private readonly int _computeMajor;
+    private readonly int _archNumber;
     private readonly List<nint> _modules = [];
     private readonly Dictionary<string, nint> _functions = new(StringComparer.Ordinal);
     private readonly HashSet<string> _coveredSources = new(StringComparer.Ordinal);
     private readonly List<string> _notes = [];
     private bool _fatbinsTried;
 
-    public GpuKernelModules(string arch, int computeMajor)
+    /// <param name="arch">"sm_90"</param>
+    /// <param name="archNumber">90: major * 10 + minor</param>
+    public GpuKernelModules(string arch, int archNumber)
     {
         _arch = arch;
-        _computeMajor = computeMajor;
+        _archNumber = archNumber;
     }
 
     /// <summary>How each module was obtained (fatbin, NVRTC, fallbacks): for diagnostics and the Description.</summary>
@@ -49,11 +51,11 @@ internal sealed class GpuKernelModules : IDisposable
         _fatbinsTried = true;
         foreach (var fat in KernelSources.FatbinFiles)
         {
-            var r = LoadImage(KernelSources.ReadBytes(fat), out var module);
+            var r = LoadImage(KernelSources.ReadBytes(fat), out var module, out var jitLog);
             if (r != CUresult.CUDA_SUCCESS)
             {
                 // E.g. CUDA_ERROR_NO_BINARY_FOR_GPU on an architecture the fatbin lacks: NVRTC takes over.
-                _notes.Add($"{fat}: not loaded ({Cuda.ErrorName(r)}), NVRTC used instead");
+                _notes.Add($"{fat}: not loaded ({Cuda.ErrorName(r)}{(jitLog.Length > 0 ? ": " + jitLog : "")}), NVRTC used instead");
                 continue;
             }
             _modules.Add(module);
@@ -67,26 +69,60 @@ internal sealed class GpuKernelModules : IDisposable
     {
         _coveredSources.Add(src);
         byte[] image;
+        string how;
         try
         {
             image = KernelCompiler.CompileEmbeddedCached(src, _arch);
-            _notes.Add($"{src}: NVRTC {_arch}");
+            how = $"NVRTC {_arch}";
         }
-        catch (NativeCallException e) when (e.Code == (int)NvrtcResult.NVRTC_ERROR_INVALID_OPTION && e.Call == "nvrtcCompileProgram")
+        catch (NativeCallException e) when (KernelCompiler.IsUnknownArch(e))
         {
-            // This NVRTC predates the device: hand the driver PTX for the newest target it knows, to JIT.
-            var ptxArch = _computeMajor >= 9 ? "compute_90" : "compute_80";
-            image = KernelCompiler.CompileEmbeddedCached(src, ptxArch);
-            _notes.Add($"{src}: NVRTC {ptxArch} PTX (NVRTC does not know {_arch})");
+            (image, var ptxArch) = CompilePtx(src);
+            how = $"NVRTC {ptxArch} PTX, JIT-compiled by the driver (this NVRTC does not know {_arch})";
         }
-        var r = LoadImage(image, out var module);
-        Cuda.Check(r, "cuModuleLoadData", $"{src} compiled by NVRTC for {_arch}");
+        var r = LoadImage(image, out var module, out var jitLog);
+        if (r != CUresult.CUDA_SUCCESS)
+            throw new NativeCallException("cuModuleLoadDataEx", Cuda.ErrorName(r), (int)r,
+                $"{src} ({how})" + (jitLog.Length > 0 ? $"; JIT log:\n{jitLog}" : "; the driver's JIT log is empty"));
         _modules.Add(module);
+        _notes.Add($"{src}: {how}");
     }
 
-    private static unsafe CUresult LoadImage(byte[] image, out nint module)
+    /// <summary>
+    /// This NVRTC predates the device: PTX for the newest target it knows at or below the device (nvrtcGetSupportedArchs
+    /// where NVRTC has it), stepping down on each "invalid option" until one compiles; the driver JIT-compiles the PTX.
+    /// </summary>
+    private (byte[] Image, string Arch) CompilePtx(string src)
     {
-        fixed (byte* p = image) return Cuda.cuModuleLoadData(out module, p);
+        var candidates = KernelCompiler.PtxFallbackArchs(_archNumber, KernelCompiler.SupportedArchs());
+        foreach (var ptxArch in candidates)
+        {
+            try { return (KernelCompiler.CompileEmbeddedCached(src, ptxArch), ptxArch); }
+            catch (NativeCallException e) when (KernelCompiler.IsUnknownArch(e)) { }
+        }
+        throw new NativeCallException("nvrtcCompileProgram", nameof(NvrtcResult.NVRTC_ERROR_INVALID_OPTION), (int)NvrtcResult.NVRTC_ERROR_INVALID_OPTION,
+            $"{src}: this NVRTC knows neither {_arch} nor a PTX target at or below it (tried {string.Join(", ", candidates)})");
+    }
+
+    /// <summary>cuModuleLoadDataEx with a 16 KiB error-log buffer; the log (may be empty) comes back with the status.</summary>
+    private static unsafe CUresult LoadImage(byte[] image, out nint module, out string jitLog)
+    {
+        const int LogBytes = 16 * 1024;
+        var log = new byte[LogBytes];
+        var options = stackalloc CUjit_option[2];
+        var values = stackalloc void*[2];
+        options[0] = CUjit_option.CU_JIT_ERROR_LOG_BUFFER;
+        options[1] = CUjit_option.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES;
+        CUresult r;
+        fixed (byte* p = image)
+        fixed (byte* l = log)
+        {
+            values[0] = l;
+            values[1] = (void*)(nuint)LogBytes;   // an unsigned int passed by value in the pointer slot
+            r = Cuda.cuModuleLoadDataEx(out module, p, 2, options, values);
+        }
+        jitLog = KernelCompiler.CString(log);
+        return r;
     }
 
     private bool TryFind(string kernel, out nint function)

@@ -2,15 +2,15 @@ using Sara.Bindings;
 
 namespace Sara.Native.Runtime;
 
-// GpuRuntime's row-major GEMM and dense solvers over column-major cuBLAS/cuSOLVER.
+// GpuRuntime's row-major GEMM and dense solvers over column-major cuBLAS/cuSOLVER, all on the runtime's stream.
 // A row-major buffer of shape [r, c] is the column-major matrix of shape [c, r]: its transpose.
+// Workspaces come from the runtime's pool; each solver waits for its stream once, to read its status word.
 public sealed unsafe partial class GpuRuntime
 {
     public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb,
         float beta, nint c, int ldc)
     {
-        CheckGemm(transA, transB, m, n, k, lda, ldb, ldc);
-        if (m == 0 || n == 0) return;
+        if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc)) return;
         Enter();
         // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T, and the buffers already hold A^T and B^T.
         var opA = transA ? CublasOperation.T : CublasOperation.N;
@@ -21,9 +21,8 @@ public sealed unsafe partial class GpuRuntime
     public void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
         nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch)
     {
-        CheckGemm(transA, transB, m, n, k, lda, ldb, ldc);
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
-        if (m == 0 || n == 0 || batch == 0) return;
+        if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc) || batch == 0) return;
         Enter();
         // As Gemm: row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T on the same buffers, item by item.
         var opA = transA ? CublasOperation.T : CublasOperation.N;
@@ -56,7 +55,6 @@ public sealed unsafe partial class GpuRuntime
         SolveGesvd(m, n, at.Ptr, s, left: uc.Ptr, ldLeft: m, rightT: vtc.Ptr, ldRightT: r);
         if (u != 0) Transpose(srcRows: m, srcCols: r, src: uc.Ptr, dst: u);     // column-major U (m x r) -> row-major u[m,r]
         if (vt != 0) Transpose(srcRows: r, srcCols: n, src: vtc.Ptr, dst: vt);  // column-major V^T (r x n) -> row-major vt[r,n]
-        Synchronize();
     }
 
     /// <summary>cusolverDnSgesvd on column-major rows x cols (rows >= cols); 'S' for each factor asked for, 'N' otherwise.</summary>
@@ -85,7 +83,12 @@ public sealed unsafe partial class GpuRuntime
         using var info = Scratch.Ints(this, 1);
         Cusolver.Check(Cusolver.cusolverDnSpotrf(_solver, CublasFillMode.Upper, n, a, n, work.Ptr, lwork, info.Ptr), "cusolverDnSpotrf");
         CheckInfo(info.Ptr, "cusolverDnSpotrf");
-        ZeroStrictUpperRowMajor(n, a);
+        // Zero the row-major strict upper triangle (the column-major strict lower one) on the device: pack the factor's
+        // column-major upper triangle, clear the matrix, unpack it (tpttr leaves the other triangle untouched).
+        using var packed = Scratch.Floats(this, (long)n * (n + 1) / 2);
+        Cublas.Check(Cublas.cublasStrttp(_blas, CublasFillMode.Upper, n, a, n, packed.Ptr), "cublasStrttp");
+        Memset32(a, 0, (long)n * n);
+        Cublas.Check(Cublas.cublasStpttr(_blas, CublasFillMode.Upper, n, packed.Ptr, a, n), "cublasStpttr");
     }
 
     public void Syevd(int n, nint a, nint w)
@@ -107,7 +110,6 @@ public sealed unsafe partial class GpuRuntime
         using var t = Scratch.Floats(this, (long)n * n);
         Transpose(srcRows: n, srcCols: n, src: a, dst: t.Ptr);
         CopyDeviceToDevice(a, t.Ptr, (long)n * n * sizeof(float));
-        Synchronize();
     }
 
     /// <summary>Column-major dst (srcCols x srcRows, ld srcCols) = transpose of column-major src (srcRows x srcCols, ld srcRows), via cublasSgeam.</summary>
@@ -118,61 +120,36 @@ public sealed unsafe partial class GpuRuntime
             &one, src, srcRows, &zero, src, srcRows, dst, srcCols), "cublasSgeam");
     }
 
-    /// <summary>Reads a device info word (the synchronous copy waits for the solver) and throws when it is not 0.</summary>
+    /// <summary>Reads a device info word (a stream-ordered copy, then a wait: the one host wait of each solver) and throws when it is not 0.</summary>
     private void CheckInfo(nint devInfo, string call)
     {
         int info;
-        Cuda.Check(Cuda.cuMemcpyDtoH_v2(&info, devInfo, sizeof(int)), "cuMemcpyDtoH_v2", $"devInfo of {call}");
+        Check(Cuda.cuMemcpyDtoHAsync_v2(&info, devInfo, sizeof(int), _stream), "cuMemcpyDtoHAsync_v2", $"devInfo of {call}");
+        Check(Cuda.cuStreamSynchronize(_stream), "cuStreamSynchronize", $"devInfo of {call}");
+        Interlocked.Increment(ref _hostWaits);
         Lapacke.Check(info, call);
     }
 
-    /// <summary>Zeroes a[i, j] for j &gt; i of a row-major n x n matrix (a host round trip; the solver already synchronised).</summary>
-    private void ZeroStrictUpperRowMajor(int n, nint a)
-    {
-        var host = GC.AllocateUninitializedArray<float>(checked(n * n));
-        fixed (float* h = host)
-        {
-            var bytes = (nuint)((long)n * n * sizeof(float));
-            Cuda.Check(Cuda.cuMemcpyDtoH_v2(h, a, bytes), "cuMemcpyDtoH_v2");
-            for (var i = 0; i < n; i++) new Span<float>(h + (long)i * n + i + 1, n - i - 1).Clear();
-            Cuda.Check(Cuda.cuMemcpyHtoD_v2(a, h, bytes), "cuMemcpyHtoD_v2");
-        }
-    }
-
-    private static void CheckGemm(bool transA, bool transB, int m, int n, int k, int lda, int ldb, int ldc)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
-        RequireLeading(lda, transA ? m : k, nameof(lda), $"op(A) of shape [{m},{k}] with transA={transA}");
-        RequireLeading(ldb, transB ? k : n, nameof(ldb), $"op(B) of shape [{k},{n}] with transB={transB}");
-        RequireLeading(ldc, n, nameof(ldc), $"C of shape [{m},{n}]");
-    }
-
-    private static void RequireLeading(int ld, int cols, string name, string what)
-    {
-        if (ld < Math.Max(1, cols))
-            throw new ArgumentOutOfRangeException(name, ld, $"{name} must be >= max(1, {cols}) for row-major {what}.");
-    }
-
-    /// <summary>Device scratch memory freed on dispose (a zero-length request holds a null pointer).</summary>
+    /// <summary>
+    /// Device scratch rented from the runtime's pool and returned on dispose (a zero-length request holds a null pointer).
+    /// Returning it while the solver that uses it is still queued is safe: the next renter's work goes to the same stream.
+    /// </summary>
     private readonly struct Scratch : IDisposable
     {
-        private readonly GpuRuntime _owner;
+        private readonly MemoryPool? _pool;
+        private readonly long _sizeClass;
         public nint Ptr { get; }
 
         private Scratch(GpuRuntime owner, long bytes)
         {
-            _owner = owner;
-            Ptr = bytes > 0 ? owner.AllocRaw(bytes) : 0;
+            if (bytes <= 0) return;
+            Ptr = owner.Pool.Rent(bytes, out _sizeClass);
+            _pool = owner.Pool;
         }
 
         public static Scratch Floats(GpuRuntime owner, long count) => new(owner, count * sizeof(float));
         public static Scratch Ints(GpuRuntime owner, long count) => new(owner, count * sizeof(int));
 
-        public void Dispose()
-        {
-            if (Ptr != 0) _owner.FreeRaw(Ptr);
-        }
+        public void Dispose() => _pool?.Return(Ptr, _sizeClass);
     }
 }

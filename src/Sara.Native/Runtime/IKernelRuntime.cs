@@ -4,6 +4,12 @@ namespace Sara.Native.Runtime;
 public readonly record struct MemoryStats(long BytesInUse, long BytesReserved, long PeakInUse, long RawAllocations);
 
 /// <summary>
+/// What crossed between host and device, and how often the host waited for the stream: copies to the device, copies to
+/// the host, and host waits (Synchronize, every copy to the host, the dense solvers' status reads). Counted by both runtimes.
+/// </summary>
+public readonly record struct RuntimeCounters(long CopiesToDevice, long CopiesToHost, long HostWaits);
+
+/// <summary>
 /// Where kernels run: the real GPU (driver API + cuBLAS + cuSOLVER) or the emulator
 /// (host memory + libsara_emu + OpenBLAS + LAPACKE). All matrices are row-major float32 unless stated.
 /// Pointers are device pointers on the GPU and host pointers on the emulator.
@@ -15,11 +21,25 @@ public interface IKernelRuntime : IDisposable
 
     bool IsEmulated { get; }
 
+    /// <summary>The caching allocator over <see cref="AllocRaw"/>: tensors and the runtime's own scratch (solver workspaces) rent from it.</summary>
+    MemoryPool Pool { get; }
+
+    /// <summary>The CUstream every launch, copy, memset and library call goes to (see <see cref="RuntimeOptions.Stream"/>).</summary>
+    nint Stream { get; }
+
+    /// <summary>The first sticky device fault seen (e.g. CUDA_ERROR_ILLEGAL_ADDRESS), after which the context is unusable; null while healthy.</summary>
+    Exception? Fault { get; }
+
+    RuntimeCounters Counters { get; }
+
     /// <summary>Raw allocation (no caching); the memory pool above caches these.</summary>
     nint AllocRaw(long bytes);
     void FreeRaw(nint ptr);
 
+    /// <summary>Stream-ordered; returns once <paramref name="src"/> may be reused (pageable memory is staged by the driver).</summary>
     void CopyToDevice(nint dst, ReadOnlySpan<byte> src);
+
+    /// <summary>Stream-ordered, then waits for the stream: returns with the data in <paramref name="dst"/>.</summary>
     void CopyToHost(Span<byte> dst, nint src);
     void CopyDeviceToDevice(nint dst, nint src, long bytes);
     void Memset32(nint dst, uint value, long count);
@@ -47,5 +67,6 @@ public interface IKernelRuntime : IDisposable
     /// <summary>Symmetric eigen-decomposition of row-major a[n,n]: w ascending; a's columns become the eigenvectors (a[:,i] goes with w[i]).</summary>
     void Syevd(int n, nint a, nint w);
 
+    /// <summary>Waits until everything issued to <see cref="Stream"/> so far has finished.</summary>
     void Synchronize();
 }

@@ -41,6 +41,46 @@ public static unsafe class KernelCompiler
         return (major, minor);
     }
 
+    /// <summary>The SM architectures this NVRTC accepts (nvrtcGetSupportedArchs, ascending, e.g. 35 .. 90 for 11.8), or null for an NVRTC older than 11.2 that cannot say.</summary>
+    public static IReadOnlyList<int>? SupportedArchs()
+    {
+        try
+        {
+            Nvrtc.Check(Nvrtc.nvrtcGetNumSupportedArchs(out var count), "nvrtcGetNumSupportedArchs");
+            var archs = new int[Math.Max(count, 0)];
+            if (archs.Length > 0)
+                fixed (int* p = archs) Nvrtc.Check(Nvrtc.nvrtcGetSupportedArchs(p), "nvrtcGetSupportedArchs");
+            return archs;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The PTX targets to try, best first, for a device of architecture <paramref name="deviceArch"/> (90 for sm_90) that
+    /// NVRTC cannot compile SASS for: the supported architectures at or below the device, newest first; without that list
+    /// (NVRTC before 11.2), every architecture NVRTC 11.x may know, stepping down from the device's.
+    /// </summary>
+    public static IReadOnlyList<string> PtxFallbackArchs(int deviceArch, IReadOnlyList<int>? supported)
+    {
+        int[] known = [90, 89, 87, 86, 80, 75, 72, 70, 62, 61, 60, 53, 52];
+        var archs = supported is { Count: > 0 } ? supported : known;
+        return archs.Where(a => a <= deviceArch).Distinct().OrderDescending().Select(a => $"compute_{a}").ToArray();
+    }
+
+    /// <summary>True for NVRTC's answer to an -arch it does not know (NVRTC_ERROR_INVALID_OPTION from nvrtcCompileProgram).</summary>
+    public static bool IsUnknownArch(NativeCallException e) =>
+        e.Code == (int)NvrtcResult.NVRTC_ERROR_INVALID_OPTION && e.Call == "nvrtcCompileProgram";
+
+    /// <summary>The UTF-8 text of a NUL-terminated buffer (the whole buffer when it has no NUL), trailing whitespace trimmed.</summary>
+    public static string CString(ReadOnlySpan<byte> buffer)
+    {
+        var end = buffer.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(end < 0 ? buffer : buffer[..end]).TrimEnd();
+    }
+
     /// <summary>Compiles with the embedded headers.</summary>
     public static KernelCompileResult CompileEmbedded(string fileName, string arch) =>
         Compile(fileName, KernelSources.ReadText(fileName), KernelSources.Headers(), arch);

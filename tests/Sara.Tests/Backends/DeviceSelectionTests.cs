@@ -1,3 +1,4 @@
+using Sara.Bindings;
 using Sara.Native.Backends;
 using Sara.Native.Runtime;
 using Sara.Tests.Support;
@@ -53,6 +54,30 @@ public class DeviceSelectionTests
         TestDevices.RequireNoGpu();
         var e = Assert.Throws<InvalidOperationException>(() => Devices.Create("cuda"));
         Assert.That(e!.Message, Does.StartWith("Device 'cuda' is not available: no CUDA"));
+    }
+
+    [Test]
+    public void AFallbackToTheCpuKeepsItsReasonInTheDescriptionAndLogsIt()
+    {
+        TestDevices.RequireNoGpu();
+        Assert.That(GpuRuntime.TryStart(0, out _, out var failure), Is.False);
+        var lines = new List<string>();
+        var savedLog = Devices.Log;
+        Devices.Log = lines.Add;
+        try
+        {
+            using var backend = Devices.Create("auto");
+            Assert.That(backend, Is.InstanceOf<CpuBackend>());
+            Assert.That(((CpuBackend)backend).GpuUnavailableReason, Is.EqualTo(failure!.Reason));
+            Assert.That(backend.Description, Does.StartWith("cpu (").And.EndWith("; GPU not used: " + failure.Reason));
+            Assert.That(lines, Is.EqualTo(new[] { "Sara.Native: using the CPU backend; the GPU is not available: " + failure.Reason }));
+        }
+        finally
+        {
+            Devices.Log = savedLog;
+        }
+        using var asked = Devices.Create("cpu");
+        Assert.That(asked.Description, Does.Not.Contain("GPU not used"), "a CPU asked for by name has nothing to explain");
     }
 
     [Test]

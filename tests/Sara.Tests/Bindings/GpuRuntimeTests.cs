@@ -147,14 +147,7 @@ public unsafe class GpuRuntimeTests
     {
         var gpu = Gpu;
         const int n = 37;
-        var g = Oracle.D(new Rand().Normal(n * n));
-        var spd = Oracle.MatMul(g, n, n, false, g, n, n, true);
-        for (var i = 0; i < n; i++) spd[i * n + i] += n;
-        using var da = Upload(gpu, Array.ConvertAll(spd, x => (float)x));
-        gpu.Potrf(n, da.Ptr);
-        var l = Download(gpu, da.Ptr, n * n);
-        for (var i = 0; i < n; i++)
-            for (var j = i + 1; j < n; j++) Assert.That(l[i * n + j], Is.EqualTo(0f), $"upper ({i},{j}) zeroed");
+        var (spd, l) = Cholesky(gpu, n);
         var llt = Oracle.MatMul(Oracle.D(l), n, n, false, Oracle.D(l), n, n, true);
         Oracle.AssertClose(Array.ConvertAll(llt, x => (float)x), spd, 1e-5, "L L^T");
 
@@ -184,6 +177,60 @@ public unsafe class GpuRuntimeTests
         Oracle.AssertClose(w, wd, 1e-5, "eigenvalues");
         var av = Oracle.MatMul(Oracle.D(symF), n, n, false, Oracle.D(v), n, n, false);
         Oracle.AssertClose(Array.ConvertAll(av, x => (float)x), Oracle.ScaleColumns(Oracle.D(v), n, n, Oracle.D(w)), 1e-4, "A V = V diag(w)");
+    }
+
+    [TestCase(0L)]
+    [TestCase(1L)]   // CU_STREAM_LEGACY
+    [TestCase(2L)]   // CU_STREAM_PER_THREAD
+    public void Runs_on_an_implicit_stream_it_is_given(long stream)
+    {
+        var gpu = Gpu;
+        gpu.Synchronize();   // makes the primary context current on this thread
+        using var rt = new GpuRuntime(new RuntimeOptions { UseCurrentContext = true, Stream = (nint)stream });
+        Assert.That(rt.Context, Is.EqualTo(gpu.Context), "the current context is the primary one the fixture retained");
+        Assert.That(rt.Stream, Is.EqualTo((nint)stream));
+        GemmAndSolverOn(rt);
+        Assert.That(rt.Counters.HostWaits, Is.GreaterThan(0));
+    }
+
+    [Test]
+    public void Runs_on_another_runtimes_stream_and_leaves_it_alive()
+    {
+        var gpu = Gpu;
+        using (var rt = new GpuRuntime(new RuntimeOptions { Stream = gpu.Stream })) GemmAndSolverOn(rt);
+        gpu.Synchronize();   // the borrowed stream survived the borrower's Dispose
+        var e = Assert.Throws<ArgumentException>(() => new GpuRuntime(new RuntimeOptions { UseCurrentContext = true, Context = gpu.Context }));
+        Assert.That(e!.Message, Does.Contain("either Context or UseCurrentContext"));
+    }
+
+    /// <summary>A GEMM, a Cholesky (its device-side triangle clean-up) and a download, all on <paramref name="rt"/>'s stream.</summary>
+    private static void GemmAndSolverOn(GpuRuntime rt)
+    {
+        const int m = 33, n = 17, k = 9;
+        var rand = new Rand();
+        var a = rand.Normal(m * k);
+        var b = rand.Normal(k * n);
+        using var da = Upload(rt, a);
+        using var db = Upload(rt, b);
+        using var dc = Upload(rt, Poison(m * n));
+        rt.Gemm(false, false, m, n, k, 1f, da.Ptr, k, db.Ptr, n, 0f, dc.Ptr, n);
+        Oracle.AssertClose(Download(rt, dc.Ptr, m * n), Oracle.MatMul(Oracle.D(a), m, k, false, Oracle.D(b), k, n, false), 1e-5, "gemm on the given stream");
+
+        Cholesky(rt, n);
+    }
+
+    /// <summary>Potrf of a fresh random SPD matrix (returned with the factor); checks the strict upper triangle came back zeroed.</summary>
+    private static (double[] Spd, float[] L) Cholesky(GpuRuntime rt, int n)
+    {
+        var g = Oracle.D(new Rand().Normal(n * n));
+        var spd = Oracle.MatMul(g, n, n, false, g, n, n, true);
+        for (var i = 0; i < n; i++) spd[i * n + i] += n;
+        using var ds = Upload(rt, Array.ConvertAll(spd, x => (float)x));
+        rt.Potrf(n, ds.Ptr);
+        var l = Download(rt, ds.Ptr, n * n);
+        for (var i = 0; i < n; i++)
+            for (var j = i + 1; j < n; j++) Assert.That(l[i * n + j], Is.EqualTo(0f), $"upper ({i},{j}) zeroed on the device");
+        return (spd, l);
     }
 
     [Test]

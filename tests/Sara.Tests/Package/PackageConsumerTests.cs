@@ -2,14 +2,16 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Sara.Native.Runtime;
 using Sara.Native.Svd;
+using Sara.Tests.Support;
 
 namespace Sara.Tests.Package;
 
 /// <summary>
 /// A fresh console project consumes the packed Sara.Native from a local folder feed; its Program.cs is the README
 /// quickstart (docs/quickstart/Program.cs), so the quickstart cannot rot. It must build warning-free, run one SARA
-/// forward, AdamW steps and a merge on the default device, and, with a native library made unloadable, fail at first use
-/// with the resolver's message.
+/// forward, AdamW steps and a merge on the default device and on the emulator the package ships (SARA_DEVICE=emu, loaded
+/// from the package's runtimes/linux-x64/native), and, with a native library made unloadable, fail at first use with the
+/// resolver's message.
 /// </summary>
 [TestFixture]
 [Category("Package")]
@@ -28,12 +30,31 @@ public sealed partial class PackageConsumerTests
     public void The_quickstart_runs_a_sara_forward_and_adamw_steps_on_the_default_device()
     {
         var r = QuickstartConsumer.Instance.Run();
+        var lines = AssertQuickstartRan(r);
+        Assert.That(lines, Has.Some.StartsWith("device: " + DefaultDeviceName() + (DefaultDeviceName() == "cpu" ? " (" : ":")),
+            "the default device: the GPU when one is usable, else the CPU");
+    }
+
+    [Test]
+    public void The_quickstart_runs_on_the_emulator_shipped_in_the_package()
+    {
+        var r = QuickstartConsumer.Instance.Run(new Dictionary<string, string> { ["SARA_DEVICE"] = "emu" });
+        var lines = AssertQuickstartRan(r);
+        var device = lines.SingleOrDefault(l => l.StartsWith("device: emulator (", StringComparison.Ordinal));
+        Assert.That(device, Is.Not.Null, "the consumer selected emu");
+        // The emulator's description ends with the file it loaded: the package's native asset, not the build tree's.
+        var path = device![(device.LastIndexOf("; ", StringComparison.Ordinal) + 2)..^1];
+        Assert.That(path, Does.EndWith("/runtimes/linux-x64/native/libsara_emu.so"), device);
+        Assert.That(path, Does.Not.StartWith(RepositoryPaths.Root), "not the checkout's artifacts/native");
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(File.ReadAllBytes(Path.Combine(RepositoryPaths.Root, "artifacts", "native", "libsara_emu.so"))));
+    }
+
+    /// <summary>The quickstart's output, line by line, after checking the rank, the first forward, the losses and the merge.</summary>
+    private static string[] AssertQuickstartRan(CliResult r)
+    {
         TestContext.Out.WriteLine(r.Output);
         Assert.That(r.ExitCode, Is.Zero, r.ToString());
         var lines = r.Output.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-
-        Assert.That(lines, Has.Some.StartsWith("device: " + DefaultDeviceName() + (DefaultDeviceName() == "cpu" ? " (" : ":")),
-            "the default device: the GPU when one is usable, else the CPU");
 
         var rank = lines.Select(l => RankLine().Match(l)).SingleOrDefault(m => m.Success);
         Assert.That(rank, Is.Not.Null, "rank line");
@@ -59,6 +80,7 @@ public sealed partial class PackageConsumerTests
         var merge = lines.Select(l => MergeLine().Match(l)).SingleOrDefault(m => m.Success);
         Assert.That(merge, Is.Not.Null, "merge line");
         Assert.That(Double(merge!, "change"), Is.Not.NaN.And.LessThan(1e-5), "merged W0 gives the adapted layer's outputs (float32 rounding)");
+        return lines;
     }
 
     [Test]

@@ -4,7 +4,8 @@ namespace Sara.Tests.Package;
 
 /// <summary>
 /// What `dotnet pack` puts in Sara.Native / Sara.Bindings: metadata and readme that declare the native requirements,
-/// the kernel sources (and nvcc fatbins, when built) embedded byte for byte, and no native binaries (no emulator).
+/// the kernel sources (and nvcc fatbins, when built) embedded byte for byte, and one native binary: the CUDA emulator
+/// (runtimes/linux-x64/native/libsara_emu.so, the build's own), so a consumer can select "emu".
 /// </summary>
 [TestFixture]
 [Category("Package")]
@@ -106,11 +107,24 @@ public sealed class PackageContentsTests
 
     [TestCase("Sara.Native")]
     [TestCase("Sara.Bindings")]
-    public void No_native_binary_ships_in_the_package(string id)
+    public void The_only_native_binary_is_the_emulator_in_sara_native(string id)
     {
         var p = id == "Sara.Native" ? Native : Bindings;
-        Assert.That(p.Entries.Keys.Where(e => e.EndsWith(".so", StringComparison.Ordinal) || e.Contains(".so.") || e.StartsWith("runtimes/", StringComparison.Ordinal)),
-            Is.Empty, "native libraries come from the machine; the emulator (libsara_emu.so) is not part of the package");
+        var native = p.Entries.Keys.Where(e => e.EndsWith(".so", StringComparison.Ordinal) || e.Contains(".so.") || e.StartsWith("runtimes/", StringComparison.Ordinal));
+        Assert.That(native, Is.EqualTo(id == "Sara.Native" ? new[] { EmulatorEntry } : Array.Empty<string>()),
+            "the CUDA, BLAS and LAPACK libraries come from the machine; only the emulator ships");
         Assert.That(p.Entries.Keys.Where(e => e.EndsWith(".dll", StringComparison.Ordinal)), Is.EqualTo(new[] { $"lib/net10.0/{id}.dll" }));
     }
+
+    [Test]
+    public void The_packed_emulator_is_the_one_this_checkout_built()
+    {
+        var built = Path.Combine(RepositoryPaths.Root, "artifacts", "native", "libsara_emu.so");
+        Assert.That(built, Does.Exist, "the emulator is built before the package (cake Build/Emulator)");
+        Assert.That(Native.Entries[EmulatorEntry], Is.EqualTo(File.ReadAllBytes(built)));
+        var readme = System.Text.Encoding.UTF8.GetString(Native.Entries["PACKAGE.md"]);
+        Assert.That(readme, Does.Contain("libsara_emu.so").And.Contain("runtimes/linux-x64/native"), "the readme says the emulator ships");
+    }
+
+    private const string EmulatorEntry = "runtimes/linux-x64/native/libsara_emu.so";
 }
