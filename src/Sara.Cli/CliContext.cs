@@ -37,7 +37,7 @@ public sealed class CliContext(TextWriter output, TextWriter error)
         catch (Exception e) when (Environment.GetEnvironmentVariable("SARA_DEBUG") != "1")
         {
             Error.WriteLine($"sara {command}: internal error ({e.GetType().Name}): {SaraCli.OneLine(e.Message)} (SARA_DEBUG=1 shows the stack)");
-            return 3;
+            return SaraCli.ExitInternal;
         }
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Sara.Cli.Commands;
+using Sara.Native.IO;
 
 namespace Sara.Cli;
 
@@ -12,6 +13,7 @@ public static class SaraCli
 {
     public const int ExitUserError = 1;
     public const int ExitUsage = 2;
+    public const int ExitInternal = 3;
 
     /// <summary>A self-check (`sara smoke`) ran and found a wrong result.</summary>
     public const int ExitCheckFailed = 4;
@@ -27,7 +29,17 @@ public static class SaraCli
         root.Subcommands.Add(MergeCommand.Create(context));
         root.Subcommands.Add(SmokeCommand.Create(context));
 
-        var parsed = root.Parse(args);
+        ParseResult parsed;
+        try
+        {
+            parsed = root.Parse(args);
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("SARA_DEBUG") != "1")
+        {
+            // A parser bug, not a user error: still one line, never a stack trace.
+            error.WriteLine($"sara: internal error while parsing the command line ({e.GetType().Name}): {OneLine(e.Message)} (SARA_DEBUG=1 shows the stack)");
+            return ExitInternal;
+        }
         if (parsed.Errors.Count > 0)
         {
             var command = parsed.CommandResult.Command;
@@ -38,6 +50,7 @@ public static class SaraCli
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
     }
 
+    /// <summary>A message as one printable line: line breaks joined, control characters escaped, length bounded (<see cref="SafeText"/>).</summary>
     internal static string OneLine(string message) =>
-        string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        SafeText.Line(string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
 }

@@ -1,11 +1,12 @@
 using ScottPlot;
+using Sara.Native.IO;
 using Sara.Native.Svd;
 
 namespace Sara.Cli.Analysis;
 
 /// <summary>
 /// PNG of a rank plan (ScottPlot, headless): left, each layer's singular values normalised by s_1 against i / min(m, n),
-/// with the chosen cut k marked; right, the rank k per layer.
+/// with the chosen cut k marked; right, the rank k per layer. Written atomically (temporary file, then rename).
 /// </summary>
 public static class SpectrumPlot
 {
@@ -45,8 +46,7 @@ public static class SpectrumPlot
         ranks.YLabel("k");
         ranks.Axes.Margins(bottom: 0);
 
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        multiplot.SavePng(path, 1400, 600);
+        using var image = multiplot.Render(1400, 600);
+        AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png));
     }
 }

@@ -24,18 +24,20 @@ internal static class AnalyzeCommand
         var include = new Option<string[]>("--include") { Description = "keep weights whose name matches (glob, or re:REGEX); repeatable", AllowMultipleArgumentsPerToken = false };
         var exclude = new Option<string[]>("--exclude") { Description = "drop weights whose name matches (glob, or re:REGEX); repeatable", AllowMultipleArgumentsPerToken = false };
         var device = CommonOptions.Device();
-        var experts = CommonOptions.Validated(new Option<int>("--experts")
-        {
-            Description = "Mo-SARA experts E for the parameter totals",
-            DefaultValueFactory = _ => 4,
-        }, v => v >= 1, v => $"--experts must be >= 1; got {v}");
+        var experts = CommonOptions.Number("--experts", [], "Mo-SARA experts E for the parameter totals", 4, v => v >= 1, ">= 1");
         var targets = SpectrumOptions.TargetModules();
         var excludeModules = SpectrumOptions.ExcludeModules();
         var exact = SpectrumOptions.Exact();
         var estimate = SpectrumOptions.Estimate();
         var seed = SpectrumOptions.Seed();
         var json = new Option<string?>("--json") { Description = "write the plan as JSON (RankPlan.FromJson reads it)" };
-        var plot = new Option<string?>("--plot") { Description = "write a PNG: normalised spectra with each cut, and rank per layer" };
+        var plot = new Option<string?>("--plot") { Description = "write a PNG (the name must end in .png): normalised spectra with each cut, and rank per layer" };
+        plot.Validators.Add(result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : null;
+            if (text is not null && !text.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+                result.AddError($"--plot writes a PNG image: its file name must end in .png; got '{SafeText.Line(text)}'");
+        });
 
         var command = new Command("analyze", "Choose each layer's adapter rank from its singular values and print the plan and parameter totals.")
         {
@@ -58,18 +60,22 @@ internal static class AnalyzeCommand
     private static int Run(CliContext context, Request q)
     {
         CommonOptions.RequireFile(q.Checkpoint, "checkpoint");
+        OutputFile.CheckDistinct([(q.Json, "--json"), (q.Plot, "--plot")]);
         using var backend = Devices.Create(q.Device);
         using var source = WeightSource.Open(q.Checkpoint, q.Filter);
+        var inputs = source.InputFiles.Select(f => (f, "checkpoint file")).ToList();
+        if (q.Json is not null) OutputFile.Check(q.Json, "--json", inputs);
+        if (q.Plot is not null) OutputFile.Check(q.Plot, "--plot", inputs);
         var (selected, skipped) = Init.InitRunner.Select(source, q.Targets);
         if (selected.Count == 0)
-            throw new UserErrorException($"no 2-D or conv weight of '{q.Checkpoint}' is selected ({skipped.Count} tensors skipped: check --include/--exclude, --target-modules/--exclude-modules)");
+            throw new UserErrorException($"no 2-D or conv weight of '{SafeText.Line(q.Checkpoint)}' is selected ({skipped.Count} tensors skipped: check --include/--exclude, --target-modules/--exclude-modules)");
 
         var console = context.CreateConsole();
-        console.MarkupLine($"[bold]sara analyze[/] {Markup.Escape(q.Checkpoint)} on [bold]{Markup.Escape(backend.Name)}[/] ({Markup.Escape(backend.Description)})");
+        console.MarkupLine($"[bold]sara analyze[/] {Markup.Escape(SafeText.Line(q.Checkpoint))} on [bold]{Markup.Escape(backend.Name)}[/] ({Markup.Escape(backend.Description)})");
         console.WriteLine($"{selected.Count} weight matrices selected, {skipped.Count} tensors skipped; criterion {q.Rank.Criterion}, tau {Num(q.Rank.Tau)}, k in [{q.Rank.KMin}, {q.Rank.KMax}]");
         var byDefault = skipped.Where(s => s.Reason.EndsWith("(excluded by default)", StringComparison.Ordinal)).ToList();
         if (byDefault.Count > 0)
-            console.WriteLine($"excluded by default: {string.Join(", ", byDefault.Select(s => s.Name))}; name them in --target-modules to include them");
+            console.WriteLine($"excluded by default: {string.Join(", ", byDefault.Select(s => SafeText.Name(s.Name)))}; name them in --target-modules to include them");
         console.WriteLine(SpectrumOptions.Describe(q.Rank));
 
         var spectra = new List<float[]>();
@@ -86,7 +92,7 @@ internal static class AnalyzeCommand
                 var task = progress.AddTask("rank plan", maxValue: selected.Count);
                 plan = PlanAll(layer =>
                 {
-                    task.Description = Markup.Escape(layer.Layer);
+                    task.Description = Markup.Escape(SafeText.Name(layer.Layer));
                     task.Increment(1);
                 });
             });
@@ -99,13 +105,15 @@ internal static class AnalyzeCommand
 
         if (q.Json is not null)
         {
-            WriteText(q.Json, plan.ToJson());
-            console.MarkupLine($"plan written to {Markup.Escape(q.Json)}");
+            CreateFolderOf(q.Json);
+            AtomicFile.WriteAllText(q.Json, plan.ToJson());
+            console.MarkupLine($"plan written to {Markup.Escape(SafeText.Line(q.Json))}");
         }
         if (q.Plot is not null)
         {
-            SpectrumPlot.Save(q.Plot, plan.Layers, spectra, Path.GetFileName(q.Checkpoint));
-            console.MarkupLine($"plot written to {Markup.Escape(q.Plot)}");
+            CreateFolderOf(q.Plot);
+            SpectrumPlot.Save(q.Plot, plan.Layers, spectra, SafeText.Name(Path.GetFileName(q.Checkpoint)));
+            console.MarkupLine($"plot written to {Markup.Escape(SafeText.Line(q.Plot))}");
         }
         return 0;
     }
@@ -117,7 +125,7 @@ internal static class AnalyzeCommand
         table.AddColumn("layer");
         foreach (var c in new[] { "shape", "k", "fraction reached", "total", "seconds" }) table.AddColumn(new TableColumn(c).RightAligned());
         foreach (var l in plan.Layers)
-            table.AddRow(Markup.Escape(l.Layer), $"{l.Rows}x{l.Cols}", l.K.ToString(CultureInfo.InvariantCulture),
+            table.AddRow(Markup.Escape(SafeText.Name(l.Layer)), $"{l.Rows}x{l.Cols}", l.K.ToString(CultureInfo.InvariantCulture),
                 l.FractionReached.ToString("F4", CultureInfo.InvariantCulture), RankPlan.TotalText(l), l.Seconds.ToString("F3", CultureInfo.InvariantCulture));
         table.Caption(Markup.Escape($"{plan.Layers.Count} layers, total {plan.Layers.Sum(l => l.Seconds).ToString("F2", CultureInfo.InvariantCulture)} s"));
         return table;
@@ -140,11 +148,10 @@ internal static class AnalyzeCommand
         return table;
     }
 
-    private static void WriteText(string path, string text)
+    private static void CreateFolderOf(string path)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
-        File.WriteAllText(path, text);
     }
 
     private static string Num(double v) => v.ToString(CultureInfo.InvariantCulture);

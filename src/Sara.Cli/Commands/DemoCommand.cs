@@ -10,12 +10,9 @@ internal static class DemoCommand
     public static Command Create(CliContext context)
     {
         var device = CommonOptions.Device();
-        var seed = new Option<int>("--seed") { Description = "seed of the data, teacher and initial weights", DefaultValueFactory = _ => 1 };
-        var steps = CommonOptions.Validated(new Option<int>("--steps")
-        {
-            Description = "adaptation steps per method (pretraining runs twice as many)",
-            DefaultValueFactory = _ => DemoSettings.DefaultSteps,
-        }, v => v >= 1, v => $"--steps must be >= 1; got {v}");
+        var seed = CommonOptions.Number("--seed", [], "seed of the data, teacher and initial weights", 1, _ => true, "any whole number");
+        var steps = CommonOptions.Number("--steps", [], "adaptation steps per method (pretraining runs twice as many)",
+            DemoSettings.DefaultSteps, v => v >= 1, ">= 1");
         var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => Path.Combine("artifacts", "demo") };
         var command = new Command("demo", "Pretrain a small MLP, adapt it to a shifted task three ways (full fine-tuning, SARA, Mo-SARA), "
                                           + "print the measured figures side by side and write adapters, the merged model and a loss plot.")

@@ -26,16 +26,12 @@ internal static class InitCommand
             Arity = ArgumentArity.ZeroOrOne,
         };
         var output = new Option<string>("--output", "-o") { Description = "adapter to write (.safetensors, loads with AdapterFile.Load)", Required = true };
-        var method = CommonOptions.Validated(new Option<string>("--method")
+        var method = Checked(new Option<string>("--method")
         {
             Description = "sara (lambda, A, B) or mo-sara (E singular-value experts and a router; A, B frozen)",
             DefaultValueFactory = _ => "sara",
         }, v => AdapterMethods.TryParse(v, out _), v => $"unknown --method '{v}'; expected sara or mo-sara");
-        var experts = CommonOptions.Validated(new Option<int>("--experts")
-        {
-            Description = "Mo-SARA experts E",
-            DefaultValueFactory = _ => 4,
-        }, v => v >= 1, v => $"--experts must be >= 1; got {v}");
+        var experts = CommonOptions.Number("--experts", [], "Mo-SARA experts E", 4, v => v >= 1, ">= 1");
         var threshold = CommonOptions.Threshold();
         var criterion = CommonOptions.Criterion();
         var minRank = CommonOptions.MinRank();
@@ -51,7 +47,7 @@ internal static class InitCommand
         {
             Description = "cpu, emu, cuda, or a list of devices that share the layers (cuda:0,cuda:1); default: SARA_DEVICE, else the GPU if present, else cpu",
         };
-        var part = CommonOptions.Validated(new Option<string?>("--part")
+        var part = Checked(new Option<string?>("--part")
         {
             Description = "process share i of N (1 <= i <= N) of the layers, split deterministically by work; join the N files with --combine",
         }, v => WorkAssignment.ParsePart(v) is not null, v => $"--part must be i/N with 1 <= i <= N; got '{v}'");
@@ -81,7 +77,7 @@ internal static class InitCommand
                 return Interruptible(context, "init", token =>
                 {
                     var result = InitCombiner.Combine(parts, o, planPath, token);
-                    context.Output.WriteLine($"combined {result.Parts} parts: {result.Layers} layers written to {o}; plan {planPath}");
+                    context.Output.WriteLine($"combined {result.Parts} parts: {result.Layers} layers written to {SafeText.Line(o)}; plan {SafeText.Line(planPath)}");
                     return 0;
                 });
             }
@@ -100,16 +96,30 @@ internal static class InitCommand
         return command;
     }
 
+    /// <summary>A text option whose last token must satisfy <paramref name="ok"/>; the message shows the token escaped (SafeText).</summary>
+    private static Option<T> Checked<T>(Option<T> option, Func<string, bool> ok, Func<string, string> message)
+    {
+        option.Validators.Add(result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : null;
+            if (text is not null && !ok(text)) result.AddError(message(SafeText.Name(text)));
+        });
+        return option;
+    }
+
     private static string DefaultPlanPath(string output) =>
         Path.ChangeExtension(output, null) + ".plan.json";
 
     private static int Run(CliContext context, InitRequest q, string? deviceList)
     {
-        if (Path.GetFullPath(q.Output) == Path.GetFullPath(q.Checkpoint)) throw new UserErrorException("the output must differ from the checkpoint");
+        OutputFile.CheckDistinct([(q.Output, "--output"), (q.PlanPath, "--plan")]);
         using var source = WeightSource.Open(q.Checkpoint, q.Filter);
+        var inputs = source.InputFiles.Select(f => (f, "checkpoint file")).ToList();
+        OutputFile.Check(q.Output, "--output", inputs);
+        OutputFile.Check(q.PlanPath, "--plan", inputs);
         var (selected, skipped) = InitRunner.Select(source, q.Targets);
         if (selected.Count == 0)
-            throw new UserErrorException($"no weight of '{q.Checkpoint}' is selected ({skipped.Count} skipped: check --target-modules, --exclude-modules, --include, --exclude)");
+            throw new UserErrorException($"no weight of '{SafeText.Line(q.Checkpoint)}' is selected ({skipped.Count} skipped: check --target-modules, --exclude-modules, --include, --exclude)");
         var backends = Devices.CreateAll(deviceList);
         try
         {
@@ -130,12 +140,12 @@ internal static class InitCommand
         IReadOnlyList<Backend> backends)
     {
         var devices = string.Join(", ", backends.Select(b => $"{b.Name} ({b.Description})"));
-        say($"sara init {q.Checkpoint} on {devices}");
+        say($"sara init {SafeText.Line(q.Checkpoint)} on {devices}");
         var share = q.Part is { } p ? $"; part {p.Index}/{p.Count} of the layers" : "";
         say($"{selected.Count} weight matrices selected ({q.Targets}), {skipped.Count} tensors skipped{share}");
         var byDefault = skipped.Where(s => s.Reason.EndsWith("(excluded by default)", StringComparison.Ordinal)).ToList();
         if (byDefault.Count > 0)
-            say($"excluded by default: {string.Join(", ", byDefault.Select(s => $"{s.Name} ({s.Reason.Replace(" (excluded by default)", "")})"))}; "
+            say($"excluded by default: {string.Join(", ", byDefault.Select(s => $"{SafeText.Name(s.Name)} ({s.Reason.Replace(" (excluded by default)", "")})"))}; "
                 + "name them in --target-modules to adapt them");
         var r = q.Rank;
         say($"method {AdapterMethods.ToText(q.Method)}{(q.Method == AdapterMethod.MoSara ? $", E = {q.Experts}" : "")}; "
@@ -155,7 +165,7 @@ internal static class InitCommand
                     var task = progress.AddTask("init", maxValue: selected.Sum(m => (double)m.Rows * m.Cols));
                     outcome = InitRunner.Run(q, selected, backends, say, d =>
                     {
-                        task.Description = Markup.Escape($"{d.Done}/{d.Total} {d.Layer.Layer}");
+                        task.Description = Markup.Escape($"{d.Done}/{d.Total} {SafeText.Name(d.Layer.Layer)}");
                         task.Increment((double)d.Layer.Rows * d.Layer.Cols);
                     }, token);
                 });
@@ -165,8 +175,8 @@ internal static class InitCommand
             outcome = InitRunner.Run(q, selected, backends, say, d => say(LayerLine(d)), token);
         }
         var ks = outcome.Plan.Layers.Select(l => l.K).Order().ToList();
-        say($"wrote {q.Output}: {outcome.Layers} layers ({outcome.Computed} computed, {outcome.Resumed} resumed), "
-                          + $"k {ks[0]}..{ks[^1]} (median {ks[ks.Count / 2]}), {outcome.TrainableParameters:N0} trainable parameters; plan {q.PlanPath}");
+        say($"wrote {SafeText.Line(q.Output)}: {outcome.Layers} layers ({outcome.Computed} computed, {outcome.Resumed} resumed), "
+                          + $"k {ks[0]}..{ks[^1]} (median {ks[ks.Count / 2]}), {outcome.TrainableParameters:N0} trainable parameters; plan {SafeText.Line(q.PlanPath)}");
         say($"{outcome.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s, peak RSS {PeakRss()}");
         return 0;
     }
@@ -181,7 +191,7 @@ internal static class InitCommand
         var left = d.Remaining is { } t ? $", ~{Clock(t)} left" : "";
         var cpu = (double.IsNaN(d.CpuSeconds) ? "" : $", cpu {d.CpuSeconds:F2} s") + (d.Batch > 1 ? $", 1/{d.Batch} of a batch" : "");
         return string.Create(CultureInfo.InvariantCulture,
-            $"[{d.Done}/{d.Total}] {l.Layer} {l.Rows}x{l.Cols} k={l.K} reached {l.FractionReached:F4} total {RankPlan.TotalText(l)} {d.Seconds:F2} s (read {d.ReadSeconds:F2} s{cpu}, {d.Device}); {Clock(d.Elapsed)} elapsed{left}");
+            $"[{d.Done}/{d.Total}] {SafeText.Name(l.Layer)} {l.Rows}x{l.Cols} k={l.K} reached {l.FractionReached:F4} total {RankPlan.TotalText(l)} {d.Seconds:F2} s (read {d.ReadSeconds:F2} s{cpu}, {d.Device}); {Clock(d.Elapsed)} elapsed{left}");
     }
 
     private static string Clock(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"m\:ss", CultureInfo.InvariantCulture);
@@ -220,8 +230,10 @@ internal static class InitCommand
         {
             return body(cts.Token);
         }
-        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        catch (Exception) when (cts.IsCancellationRequested)
         {
+            // Whatever fails once the signal came is the interruption's doing (the process's own handler removes the
+            // in-flight temporary files, so a write under way loses its file).
             context.Error.WriteLine($"sara {command}: interrupted: no adapter was written; the finished layers are kept, run the same command with --resume to continue");
             return ExitInterrupted;
         }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Sara.Cli.Merge;
 using Sara.Native.Backends;
+using Sara.Native.IO;
 
 namespace Sara.Cli.Commands;
 
@@ -11,7 +12,11 @@ internal static class MergeCommand
     {
         var basePath = new Argument<string>("base") { Description = "base checkpoint (.safetensors)" };
         var adapterPath = new Argument<string>("adapter") { Description = "SARA adapter (.safetensors written by AdapterFile)" };
-        var output = new Option<string>("--output", "-o") { Description = "merged checkpoint to write (.safetensors)", Required = true };
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "merged checkpoint to write (.safetensors); never the base or the adapter, and not a symbolic link",
+            Required = true,
+        };
         var device = CommonOptions.Device();
         var command = new Command("merge", "Fold a SARA adapter into its base weights: same tensor names and dtypes, no inference overhead.")
         {
@@ -24,7 +29,7 @@ internal static class MergeCommand
             var o = r.GetValue(output)!;
             using var backend = Devices.Create(r.GetValue(device));
             var result = AdapterMerger.Merge(backend, b, a, o);
-            context.Output.WriteLine($"merged {result.MergedLayers} adapted layers, copied {result.CopiedTensors} other tensors unchanged, on {backend.Name}: {o}");
+            context.Output.WriteLine($"merged {result.MergedLayers} adapted layers, copied {result.CopiedTensors} other tensors unchanged, on {backend.Name}: {SafeText.Line(o)}");
             return 0;
         }));
         return command;

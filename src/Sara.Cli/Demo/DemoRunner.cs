@@ -110,7 +110,7 @@ internal static class DemoRunner
             saraPlan, methods, merged, mergedDiff, files, total.Elapsed.TotalSeconds);
         var summaryPath = Path.Combine(s.OutputFolder, "demo_summary.json");
         files.Add(summaryPath);
-        File.WriteAllText(summaryPath, DemoReport.Json(result));
+        AtomicFile.WriteAllText(summaryPath, DemoReport.Json(result));
         return result;
     }
 

@@ -1,4 +1,5 @@
 using ScottPlot;
+using Sara.Native.IO;
 
 namespace Sara.Cli.Demo;
 
@@ -21,7 +22,8 @@ internal static class LossPlot
         right.XLabel("step");
         right.YLabel("train cross-entropy");
         right.ShowLegend(Alignment.UpperRight);
-        multiplot.SavePng(path, 1400, 560);
+        using var image = multiplot.Render(1400, 560);
+        AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png));
     }
 
     private static void Line(Plot plot, float[] losses, string label)

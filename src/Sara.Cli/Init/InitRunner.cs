@@ -220,9 +220,9 @@ internal static class InitRunner
         if (Directory.Exists(work))
         {
             if (!q.Resume)
-                throw new UserErrorException($"'{work}' holds an interrupted run: pass --resume to continue it, or delete the folder to start over");
-            foreach (var stale in Directory.EnumerateFiles(work, "*.tmp", SearchOption.TopDirectoryOnly)) File.Delete(stale);
-            foreach (var stale in Directory.EnumerateFiles(work, ".*.tmp", SearchOption.TopDirectoryOnly)) File.Delete(stale);
+                throw new UserErrorException($"'{SafeText.Line(work)}' holds an interrupted run: pass --resume to continue it, or delete the folder to start over");
+            // Temporary files of the interrupted run's writes (this folder is the run's own).
+            foreach (var stale in Directory.EnumerateFiles(work, "*" + AtomicFile.TempSuffix, SearchOption.TopDirectoryOnly)) File.Delete(stale);
             var fingerprint = settings.Fingerprint;
             foreach (var i in mine)
             {
@@ -230,14 +230,14 @@ internal static class InitRunner
                 if (File.Exists(path) && LayerResultFile.TryRead(path, fingerprint, i, settings.Layers[i].Name) is { } f) done[i] = f;
             }
             var foreign = Directory.EnumerateFiles(work, "layer-*.safetensors").Count() - done.Count;
-            info($"resuming: {done.Count} of {mine.Count} layers already done in {work}" +
+            info($"resuming: {done.Count} of {mine.Count} layers already done in {SafeText.Line(work)}" +
                  (foreign > 0 ? $" ({foreign} files from other settings are ignored and overwritten)" : ""));
         }
         else
         {
             Directory.CreateDirectory(Path.GetDirectoryName(work)!);
             Directory.CreateDirectory(work);
-            if (q.Resume) info($"nothing to resume in {work}: starting");
+            if (q.Resume) info($"nothing to resume in {SafeText.Line(work)}: starting");
         }
         return done;
     }

@@ -1,4 +1,5 @@
 using Sara.Native.Backends;
+using static System.FormattableString;
 using Sara.Native.IO;
 using Sara.Native.Layers;
 
@@ -9,6 +10,13 @@ namespace Sara.Cli.Merge;
 /// chosen backend by <see cref="SaraLinear.Merge"/>; every other tensor is copied byte for byte. The output keeps the
 /// base's tensor names, order, shapes and dtypes. An adapter layer "L" applies to the base tensor "L" or, failing that, "L.weight";
 /// conv weights (out x in x kh x kw) are merged as out x (in*kh*kw). Mo-SARA adapters are refused.
+/// <para>
+/// Safety: the output may not be the base or the adapter (same file by device and inode; see <see cref="OutputFile"/>).
+/// An adapter holding NaN or infinity is refused, naming the tensor; a layer whose merged weights would become
+/// non-finite in the base's dtype (overflow) is refused, naming the layer and the count; nothing is written then.
+/// Streaming: the output is written tensor by tensor, each copied tensor in 1 MiB chunks and each merged layer computed
+/// when it is written, so memory holds the adapter plus about one base tensor, whatever the checkpoint's size.
+/// </para>
 /// </summary>
 public static class AdapterMerger
 {
@@ -16,13 +24,13 @@ public static class AdapterMerger
 
     public static Result Merge(Backend backend, string basePath, string adapterPath, string outputPath)
     {
+        OutputFile.Check(outputPath, "the output", [(basePath, "base checkpoint"), (adapterPath, "adapter")]);
         var adapter = AdapterFile.Load(adapterPath);
         if (adapter.Metadata.Method == AdapterMethod.MoSara)
             throw new NotSupportedException(
-                $"'{adapterPath}' is a Mo-SARA adapter: it cannot be merged into the base weights, because its singular-value scaling depends on each token through the router gates; only SARA adapters merge");
+                $"'{SafeText.Line(adapterPath)}' is a Mo-SARA adapter: it cannot be merged into the base weights, because its singular-value scaling depends on each token through the router gates; only SARA adapters merge");
+        RefuseNonFinite(adapter, adapterPath);
         using var file = SafetensorsFile.Open(basePath);
-        if (Path.GetFullPath(outputPath) == Path.GetFullPath(basePath))
-            throw new ArgumentException($"the output '{outputPath}' must differ from the base checkpoint", nameof(outputPath));
 
         var targets = new Dictionary<string, AdapterLayer>(StringComparer.Ordinal);
         var shapes = new Dictionary<string, (int Rows, int Cols)>(StringComparer.Ordinal);
@@ -32,8 +40,8 @@ public static class AdapterMerger
             if (name is null) continue; // reported as an extra layer by ValidateAgainstBase below
             var info = file.GetInfo(name);
             if (!SafetensorsDTypes.IsReadableAsFloat(info.DType))
-                throw new ArgumentException($"base tensor '{name}' is {info.DType}, not a float weight", nameof(basePath));
-            shapes[layer.Name] = MatrixShape(info);
+                throw new ArgumentException($"base tensor '{SafeText.Name(name)}' is {info.DType}, not a float weight", nameof(basePath));
+            shapes[layer.Name] = MatrixShape(file.Path, info);
             targets[name] = layer;
         }
         adapter.ValidateAgainstBase(shapes, allowUnadaptedBaseLayers: true); // a layer with no base tensor is named as extra
@@ -41,15 +49,16 @@ public static class AdapterMerger
         var scale = (float)adapter.Metadata.Scale;
         var writer = new SafetensorsWriter();
         foreach (var (k, v) in file.Metadata) writer.Metadata[k] = v;
+        // One host buffer per distinct tensor size, reused: the writer encodes each merged tensor before the next is made.
+        var buffers = new Dictionary<long, float[]>();
+        float[] Buffer(long count) => buffers.TryGetValue(count, out var b) ? b : buffers[count] = new float[count];
         foreach (var info in file.Tensors)
         {
-            if (!targets.TryGetValue(info.Name, out var layer))
-            {
-                writer.AddRaw(info.Name, info.DType, info.Shape, file.GetBytes(info.Name).ToArray());
-                continue;
-            }
-            var merged = MergeLayer(backend, file.ReadFloats(info.Name), layer, scale);
-            writer.Add(info.Name, info.DType, info.Shape, merged);
+            string name = info.Name;
+            if (targets.TryGetValue(name, out var layer))
+                writer.AddLazy(name, info.DType, info.Shape, () => MergeTensor(backend, file, info, layer, scale, Buffer(info.ElementCount)));
+            else
+                writer.AddRawLazy(name, info.DType, info.Shape, stream => file.CopyBytes(name, stream));
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPath))!);
         writer.Save(outputPath);
@@ -59,17 +68,78 @@ public static class AdapterMerger
     /// <summary>W0 + s A diag(lambda) B on the backend (SaraLinear's merge), as a row-major m x n array.</summary>
     public static float[] MergeLayer(Backend backend, float[] w0, AdapterLayer layer, float scale)
     {
-        using var sara = SaraLinear.FromFactors(backend, layer.Name, w0, layer.M, layer.N, null,
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(w0);
+        ArgumentNullException.ThrowIfNull(layer);
+        var merged = (float[])w0.Clone();
+        MergeInPlace(backend, merged, layer, scale);
+        return merged;
+    }
+
+    /// <summary>Replaces <paramref name="w"/> (W0, row-major m x n) by W0 + s A diag(lambda) B.</summary>
+    private static void MergeInPlace(Backend backend, float[] w, AdapterLayer layer, float scale)
+    {
+        using var sara = SaraLinear.FromFactors(backend, layer.Name, w, layer.M, layer.N, null,
             layer.Tensors["A"].Data, layer.Tensors["B"].Data, layer.K, layer.Tensors["lambda"].Data,
             new SaraOptions { Scale = scale });
         sara.Merge();
-        return sara.W0.ToArray();
+        backend.Download(sara.W0, w);
     }
 
-    private static (int Rows, int Cols) MatrixShape(SafetensorsTensorInfo info)
+    /// <summary>One base tensor merged, refused when weights that were finite become NaN or infinite in its dtype.</summary>
+    private static float[] MergeTensor(Backend backend, SafetensorsFile file, SafetensorsTensorInfo info, AdapterLayer layer, float scale, float[] w)
+    {
+        file.ReadFloats(info.Name, w);
+        long before = NonFinite(w, info.DType);
+        MergeInPlace(backend, w, layer, scale);
+        long became = NonFinite(w, info.DType) - before;
+        if (became > 0)
+            throw new InvalidDataException(Invariant(
+                $"merging layer '{SafeText.Name(layer.Name)}' makes {became:N0} of its {w.LongLength:N0} weights NaN or infinite in {SafetensorsDTypes.ToHeaderName(info.DType)} ")
+                + Invariant($"(adapter scale {scale:R}, largest |lambda| {layer.Tensors["lambda"].Data.Max(MathF.Abs):R}): refused, nothing written"));
+        return w;
+    }
+
+    /// <summary>How many values are NaN or infinite once stored as <paramref name="dtype"/> (F16 and BF16 overflow sooner than float).</summary>
+    internal static long NonFinite(ReadOnlySpan<float> values, SafetensorsDType dtype)
+    {
+        long count = 0;
+        foreach (var v in values)
+        {
+            bool finite = dtype switch
+            {
+                SafetensorsDType.F16 => Half.IsFinite((Half)v),
+                SafetensorsDType.BF16 => float.IsFinite(FloatConversions.FromBFloat16Bits(FloatConversions.ToBFloat16Bits(v))),
+                _ => float.IsFinite(v),
+            };
+            if (!finite) count++;
+        }
+        return count;
+    }
+
+    /// <summary>Refuses an adapter with a NaN or infinite value, naming the tensor and how many.</summary>
+    private static void RefuseNonFinite(AdapterFile adapter, string adapterPath)
+    {
+        foreach (var layer in adapter.Layers)
+            foreach (var (key, tensor) in layer.Tensors)
+            {
+                long bad = NonFinite(tensor.Data, SafetensorsDType.F32);
+                if (bad > 0)
+                    throw new SafetensorsFormatException(adapterPath, $"{layer.Name}.{key}",
+                        Invariant($"holds {bad:N0} NaN or infinite value(s) of {tensor.Data.Length:N0}: a trained adapter must be finite; refused, nothing written"));
+            }
+    }
+
+    /// <summary>The m x n a base tensor merges as (a conv's trailing dimensions flattened); refuses what an int cannot index.</summary>
+    private static (int Rows, int Cols) MatrixShape(string path, SafetensorsTensorInfo info)
     {
         var s = info.Shape;
-        if (s.Length < 2) return (s.Length == 1 ? checked((int)s[0]) : 1, 1);
-        return (checked((int)s[0]), checked((int)s.Skip(1).Aggregate(1L, (a, d) => a * d)));
+        long rows = s.Length == 0 ? 1 : s[0], cols = 1;
+        foreach (var d in s.Skip(1))
+            cols = d != 0 && cols > int.MaxValue / d ? long.MaxValue : cols * d;
+        if (rows > int.MaxValue || cols > int.MaxValue)
+            throw new SafetensorsFormatException(path, info.Name,
+                $"shape {info.ShapeText} cannot be merged: as a matrix it has more than {int.MaxValue} rows or columns");
+        return ((int)rows, (int)cols);
     }
 }

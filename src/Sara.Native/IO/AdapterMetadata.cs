@@ -1,5 +1,6 @@
 // The file-level settings of an adapter: method, rank criterion, tau, scale, experts, versions.
 using System.Reflection;
+using Sara.Native.Svd;
 
 namespace Sara.Native.IO;
 
@@ -33,6 +34,8 @@ public sealed record AdapterMetadata(
     {
         if (string.IsNullOrWhiteSpace(Criterion))
             throw new ArgumentException("criterion must be named (e.g. SumFraction)", nameof(Criterion));
+        if (!Enum.TryParse<RankCriterion>(Criterion, ignoreCase: false, out var criterion) || criterion.ToString() != Criterion)
+            throw new ArgumentException($"criterion '{SafeText.Name(Criterion)}' is not one of {string.Join(", ", Enum.GetNames<RankCriterion>())}", nameof(Criterion));
         if (!(Tau > 0 && Tau <= 1))
             throw new ArgumentOutOfRangeException(nameof(Tau), Tau, "tau must be in (0, 1]");
         if (!double.IsFinite(Scale))

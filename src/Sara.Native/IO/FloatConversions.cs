@@ -1,5 +1,7 @@
 // Little-endian conversions between float and the F16 / BF16 / F64 storage types, span at a time.
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Sara.Native.IO;
 
@@ -33,7 +35,7 @@ public static class FloatConversions
                 for (int i = 0; i < dest.Length; i++) dest[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(src[(2 * i)..]);
                 break;
             case SafetensorsDType.BF16:
-                for (int i = 0; i < dest.Length; i++) dest[i] = FromBFloat16Bits(BinaryPrimitives.ReadUInt16LittleEndian(src[(2 * i)..]));
+                DecodeBFloat16(src, dest);
                 break;
             case SafetensorsDType.F64:
                 for (int i = 0; i < dest.Length; i++) dest[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(src[(8 * i)..]);
@@ -41,6 +43,24 @@ public static class FloatConversions
             default:
                 throw new NotSupportedException($"dtype {SafetensorsDTypes.ToHeaderName(dtype)} cannot be read as float (F32, F16, BF16, F64 can)");
         }
+    }
+
+    /// <summary>bfloat16 to float is the bits shifted into the high half (exact): 16 at a time with SIMD on a little-endian host.</summary>
+    private static void DecodeBFloat16(ReadOnlySpan<byte> src, Span<float> dest)
+    {
+        var i = 0;
+        if (BitConverter.IsLittleEndian && Vector256.IsHardwareAccelerated)
+        {
+            var bits = MemoryMarshal.Cast<byte, ushort>(src);
+            var output = MemoryMarshal.Cast<float, uint>(dest);
+            for (; i + 16 <= bits.Length; i += 16)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Create(bits.Slice(i, 16)));
+                (lo << 16).CopyTo(output.Slice(i, 8));
+                (hi << 16).CopyTo(output.Slice(i + 8, 8));
+            }
+        }
+        for (; i < dest.Length; i++) dest[i] = FromBFloat16Bits(BinaryPrimitives.ReadUInt16LittleEndian(src[(2 * i)..]));
     }
 
     /// <summary>Encodes floats as little-endian <paramref name="dtype"/> (F32, F16, BF16 or F64).</summary>

@@ -1,4 +1,5 @@
 // One initializer (stored weight) of an ONNX model: name, shape, element type, and a float view of its data.
+using System.Globalization;
 using Onnx;
 
 namespace Sara.Native.IO;
@@ -20,6 +21,7 @@ public sealed class OnnxInitializer
 {
     private readonly TensorProto _proto;
     private readonly string _modelPath;
+    private readonly string _modelFolder;
 
     public string Name => _proto.Name;
 
@@ -32,22 +34,36 @@ public sealed class OnnxInitializer
     /// <summary>True when the element type is float, float16, bfloat16 or double.</summary>
     public bool IsFloat => Enum.IsDefined((OnnxElementType)_proto.DataType);
 
-    public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
+    /// <summary>The product of the dimensions (checked when the model is loaded).</summary>
+    public long ElementCount { get; }
 
-    internal OnnxInitializer(TensorProto proto, string modelPath)
+    /// <param name="proto">the stored tensor</param>
+    /// <param name="modelPath">the model file, for messages</param>
+    /// <param name="modelFolder">the canonical folder external data must lie in</param>
+    internal OnnxInitializer(TensorProto proto, string modelPath, string modelFolder)
     {
         _proto = proto;
         _modelPath = modelPath;
+        _modelFolder = modelFolder;
         Shape = proto.Dims.ToArray();
+        long count = 1;
+        foreach (long d in Shape)
+        {
+            if (d < 0) throw Bad($"dims [{string.Join(", ", Shape)}] have a negative dimension");
+            if (d != 0 && count > long.MaxValue / d)
+                throw Bad($"dims [{string.Join(", ", Shape)}] hold more elements than a file can");
+            count *= d;
+        }
+        ElementCount = count;
     }
 
     /// <summary>The elements as float, row-major. Throws for non-float types and inconsistent data.</summary>
     public float[] ReadFloats()
     {
         if (!IsFloat)
-            throw new NotSupportedException($"{_modelPath}: initializer '{Name}' has ONNX data_type {DataType}; only float, float16, bfloat16 and double read as float");
+            throw new NotSupportedException($"{SafeText.Line(_modelPath)}: initializer '{SafeText.Name(Name)}' has ONNX data_type {DataType}; only float, float16, bfloat16 and double read as float");
         long count = ElementCount;
-        if (count > Array.MaxLength) throw new NotSupportedException($"{_modelPath}: initializer '{Name}' has {count} elements");
+        if (count > Array.MaxLength) throw new NotSupportedException($"{SafeText.Line(_modelPath)}: initializer '{SafeText.Name(Name)}' has {count} elements, more than one float[] holds");
         var type = (OnnxElementType)DataType;
         var result = new float[count];
         if (_proto.DataLocation == TensorProto.Types.DataLocation.External)
@@ -103,30 +119,66 @@ public sealed class OnnxInitializer
         }
     }
 
-    private byte[] ReadExternal(long bytes)
+    /// <summary>The external data's location, offset and length (null location when the data is stored inline).</summary>
+    private (string? Location, long Offset, long Length) ExternalData()
     {
+        if (_proto.DataLocation != TensorProto.Types.DataLocation.External) return (null, 0, -1);
         string? location = null;
         long offset = 0, length = -1;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var kv in _proto.ExternalData)
         {
+            if (!seen.Add(kv.Key)) throw Bad($"external data key '{SafeText.Name(kv.Key)}' appears twice");
             if (kv.Key == "location") location = kv.Value;
-            else if (kv.Key == "offset") offset = long.Parse(kv.Value, System.Globalization.CultureInfo.InvariantCulture);
-            else if (kv.Key == "length") length = long.Parse(kv.Value, System.Globalization.CultureInfo.InvariantCulture);
+            else if (kv.Key == "offset") offset = Integer(kv.Key, kv.Value);
+            else if (kv.Key == "length") length = Integer(kv.Key, kv.Value);
         }
-        if (location is null) throw Bad("external data has no 'location'");
+        if (string.IsNullOrEmpty(location)) throw Bad("external data has no 'location'");
+        return (location, offset, length);
+    }
+
+    private long Integer(string key, string text) =>
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v)
+            ? v : throw Bad($"external data '{key}' = '{SafeText.Name(text)}' is not a whole number of bytes (0 to {long.MaxValue})");
+
+    /// <summary>The canonical path of this initializer's external data file, or null (inline, missing, outside, malformed).</summary>
+    internal string? ExternalFile()
+    {
+        try
+        {
+            var (location, _, _) = ExternalData();
+            return location is null ? null : RegularFile.ResolveInside(_modelFolder, location);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private byte[] ReadExternal(long bytes)
+    {
+        var (location, offset, length) = ExternalData();
         if (length >= 0 && length != bytes) throw Bad($"external data length {length} differs from the {bytes} bytes its shape needs");
-        string folder = Path.GetDirectoryName(_modelPath)!;
-        string file = Path.GetFullPath(Path.Combine(folder, location));
-        if (!file.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw Bad($"external data location '{location}' is outside the model's folder");
-        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read);
-        if (offset < 0 || offset + bytes > stream.Length)
-            throw Bad($"external data [{offset}, {offset + bytes}) runs past the end of '{location}' ({stream.Length} bytes)");
+        string shown = SafeText.Name(location);
+        string? file;
+        try
+        {
+            file = RegularFile.ResolveInside(_modelFolder, location!);
+        }
+        catch (FileNotFoundException)
+        {
+            throw Bad($"external data file '{shown}' does not exist in '{SafeText.Line(_modelFolder)}'");
+        }
+        if (file is null)
+            throw Bad($"external data location '{shown}' resolves outside the model's folder '{SafeText.Line(_modelFolder)}' (symbolic links followed); only files inside it are read");
+        using var stream = RegularFile.OpenRead(file, $"external data of initializer '{SafeText.Name(Name)}'");
+        if (offset > stream.Length || bytes > stream.Length - offset)
+            throw Bad($"external data [{offset}, {offset} + {bytes}) runs past the end of '{shown}' ({stream.Length} bytes)");
         var buffer = new byte[bytes];
         stream.Position = offset;
         stream.ReadExactly(buffer);
         return buffer;
     }
 
-    private InvalidDataException Bad(string problem) => new($"{_modelPath}: initializer '{Name}': {problem}");
+    private InvalidDataException Bad(string problem) => new($"{SafeText.Line(_modelPath)}: initializer '{SafeText.Name(Name)}': {problem}");
 }

@@ -33,18 +33,22 @@ public sealed class OnnxWeights
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = System.IO.Path.GetFullPath(path);
-        if (!File.Exists(full)) throw new FileNotFoundException($"ONNX model '{full}' does not exist", full);
         ModelProto model;
-        try
+        using (var stream = RegularFile.OpenRead(full, "ONNX model"))
         {
-            model = ModelProto.Parser.ParseFromFile(full);
+            try
+            {
+                model = ModelProto.Parser.ParseFrom(stream);
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new InvalidDataException($"{SafeText.Line(full)}: not a readable ONNX model ({SafeText.Line(e.Message)})", e);
+            }
         }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new InvalidDataException($"{full}: not a readable ONNX model ({e.Message})", e);
-        }
-        var graph = model.Graph ?? throw new InvalidDataException($"{full}: ONNX model has no graph");
-        var initializers = graph.Initializer.Select(t => new OnnxInitializer(t, full)).ToList();
+        var graph = model.Graph ?? throw new InvalidDataException($"{SafeText.Line(full)}: ONNX model has no graph");
+        // External data is looked up in, and confined to, the folder the model file really lives in (links followed).
+        string folder = RegularFile.RealFolder(full);
+        var initializers = graph.Initializer.Select(t => new OnnxInitializer(t, full, folder)).ToList();
         var names = initializers.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var uses = new Dictionary<string, List<OnnxUse>>(StringComparer.Ordinal);
         var readers = new Dictionary<string, List<OnnxNode>>(StringComparer.Ordinal);
@@ -66,6 +70,10 @@ public sealed class OnnxWeights
         }
         return new OnnxWeights(full, initializers, uses, readers);
     }
+
+    /// <summary>The external data files the initializers name that exist inside the model's folder (canonical paths).</summary>
+    public IReadOnlyList<string> ExternalFiles() =>
+        Initializers.Select(i => i.ExternalFile()).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>The nodes that take initializer <paramref name="name"/> as an input (empty when none).</summary>
     public IReadOnlyList<OnnxUse> UsesOf(string name) =>

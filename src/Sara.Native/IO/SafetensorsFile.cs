@@ -1,18 +1,24 @@
-// Memory-mapped reader of one .safetensors file; the header is fully validated on open.
+// Reader of one .safetensors file (positional reads, and a memory map for GetBytes); the header is fully validated on open.
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 
 namespace Sara.Native.IO;
 
 /// <summary>
-/// A .safetensors file opened for reading. The file is memory-mapped, so opening costs only the
-/// header; each <see cref="ReadFloats(string)"/> converts one tensor. Every header problem is a
+/// A .safetensors file opened for reading (a regular file only: see <see cref="RegularFile"/>). Opening costs only the
+/// header; each <see cref="ReadFloats(string)"/> converts one tensor through a small buffer of positional reads, so
+/// reading a checkpoint tensor by tensor keeps no more of it in memory than the tensor asked for.
+/// <see cref="GetBytes"/> views the memory-mapped file. Every header problem is a
 /// <see cref="SafetensorsFormatException"/> thrown by <see cref="Open"/>.
 /// </summary>
 public sealed unsafe class SafetensorsFile : ISafetensorsSource
 {
     private const int ChunkElements = 1 << 16;
 
+    private const int CopyChunkBytes = 1 << 20;
+
+    private readonly FileStream _stream;
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
     private readonly byte* _base;
@@ -27,11 +33,12 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
     /// <summary>Total size of the file in bytes.</summary>
     public long FileLength { get; }
 
-    private SafetensorsFile(string path, long fileLength, MemoryMappedFile map, MemoryMappedViewAccessor view,
+    private SafetensorsFile(string path, long fileLength, FileStream stream, MemoryMappedFile map, MemoryMappedViewAccessor view,
         byte* basePtr, long dataStart, SafetensorsHeader header)
     {
         Path = path;
         FileLength = fileLength;
+        _stream = stream;
         _map = map;
         _view = view;
         _base = basePtr;
@@ -46,7 +53,7 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = System.IO.Path.GetFullPath(path);
-        var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var stream = RegularFile.OpenRead(full, "safetensors file");
         MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         try
@@ -57,13 +64,13 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
             stream.ReadExactly(json);
             var header = SafetensorsHeader.Parse(full, json, length - dataStart);
 
-            // The map owns the stream from here on (leaveOpen: false).
+            // The stream stays open beside the map: ReadFloats and CopyBytes read through its handle.
             map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read,
-                HandleInheritability.None, leaveOpen: false);
+                HandleInheritability.None, leaveOpen: true);
             view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
             byte* ptr = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref ptr);
-            return new SafetensorsFile(full, length, map, view, ptr + view.PointerOffset, dataStart, header);
+            return new SafetensorsFile(full, length, stream, map, view, ptr + view.PointerOffset, dataStart, header);
         }
         catch
         {
@@ -134,14 +141,59 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
         return new ReadOnlySpan<byte>(Pointer(info.DataBegin), (int)info.ByteLength);
     }
 
+    /// <summary>Copies the raw bytes of tensor <paramref name="name"/> to <paramref name="destination"/> (any size, 1 MiB at a time).</summary>
+    public void CopyBytes(string name, Stream destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var info = GetInfo(name);
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(CopyChunkBytes, Math.Max(1, info.ByteLength)));
+        try
+        {
+            for (long done = 0; done < info.ByteLength;)
+            {
+                int n = (int)Math.Min(buffer.Length, info.ByteLength - done);
+                ReadAt(info.DataBegin + done, buffer.AsSpan(0, n));
+                destination.Write(buffer, 0, n);
+                done += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     private void ReadFloats(SafetensorsTensorInfo info, Span<float> destination)
     {
         int size = SafetensorsDTypes.SizeOf(info.DType);
-        for (int start = 0; start < destination.Length; start += ChunkElements)
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkElements * size);
+        try
         {
-            int n = Math.Min(ChunkElements, destination.Length - start);
-            var src = new ReadOnlySpan<byte>(Pointer(info.DataBegin + (long)start * size), n * size);
-            FloatConversions.Decode(info.DType, src, destination.Slice(start, n));
+            for (int start = 0; start < destination.Length; start += ChunkElements)
+            {
+                int n = Math.Min(ChunkElements, destination.Length - start);
+                var src = buffer.AsSpan(0, n * size);
+                ReadAt(info.DataBegin + (long)start * size, src);
+                FloatConversions.Decode(info.DType, src, destination.Slice(start, n));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/> from the data section at <paramref name="dataOffset"/> (validated to lie in the file).</summary>
+    private void ReadAt(long dataOffset, Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long position = _dataStart + dataOffset;
+        while (buffer.Length > 0)
+        {
+            int read = RandomAccess.Read(_stream.SafeFileHandle, buffer, position);
+            if (read == 0) throw new SafetensorsFormatException(Path, null, $"the file ended at byte {position} while reading (it shrank after it was opened)");
+            buffer = buffer[read..];
+            position += read;
         }
     }
 
@@ -158,5 +210,6 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
+        _stream.Dispose();
     }
 }

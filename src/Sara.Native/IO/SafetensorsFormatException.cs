@@ -22,8 +22,9 @@ public sealed class SafetensorsFormatException : IOException
         Problem = problem;
     }
 
+    /// <summary>The message, with the path, the name and the problem escaped and shortened (<see cref="SafeText"/>).</summary>
     private static string Format(string filePath, string? tensorName, string problem) =>
         tensorName is null
-            ? $"{filePath}: {problem}"
-            : $"{filePath}: tensor '{tensorName}': {problem}";
+            ? $"{SafeText.Line(filePath)}: {SafeText.Line(problem)}"
+            : $"{SafeText.Line(filePath)}: tensor '{SafeText.Name(tensorName)}': {SafeText.Line(problem)}";
 }

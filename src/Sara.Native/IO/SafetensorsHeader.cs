@@ -31,10 +31,11 @@ public sealed class SafetensorsHeader
     {
         if (!Utf8.IsValid(json))
             throw new SafetensorsFormatException(filePath, null, "header is not valid UTF-8 JSON (invalid UTF-8 bytes)");
+        if (StrictJson.Check(json, MaxDepth) is { } fault) throw FaultOf(filePath, fault);
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+            doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = MaxDepth });
         }
         catch (JsonException e)
         {
@@ -67,6 +68,25 @@ public sealed class SafetensorsHeader
         }
     }
 
+    private const int MaxDepth = 16;
+
+    /// <summary>A strict-JSON fault as the format error it is: a repeated tensor, a repeated key in an entry or the metadata, bad text.</summary>
+    private static SafetensorsFormatException FaultOf(string filePath, StrictJson.Fault fault)
+    {
+        if (fault.Problem.StartsWith("not valid JSON", StringComparison.Ordinal))
+            return new SafetensorsFormatException(filePath, null, $"header is not valid UTF-8 JSON{fault.Problem["not valid JSON".Length..]}");
+        if (fault.ObjectPath.Count == 0)
+            return fault.Key is null || fault.Key == MetadataKey
+                ? new SafetensorsFormatException(filePath, null, $"header: {fault.Problem}")
+                : fault.Problem.StartsWith("duplicate", StringComparison.Ordinal)
+                    ? new SafetensorsFormatException(filePath, fault.Key, "duplicate tensor name in header")
+                    : new SafetensorsFormatException(filePath, fault.Key, $"header: {fault.Problem}");
+        string owner = fault.ObjectPath[0];
+        return owner == MetadataKey
+            ? new SafetensorsFormatException(filePath, null, $"'{MetadataKey}': {fault.Problem}")
+            : new SafetensorsFormatException(filePath, owner, $"entry: {fault.Problem}");
+    }
+
     private static void ReadMetadata(string filePath, JsonElement value, Dictionary<string, string> metadata)
     {
         if (value.ValueKind != JsonValueKind.Object)
@@ -74,9 +94,9 @@ public sealed class SafetensorsHeader
         foreach (var kv in value.EnumerateObject())
         {
             if (kv.Value.ValueKind != JsonValueKind.String)
-                throw new SafetensorsFormatException(filePath, null, $"'{MetadataKey}' value of key '{kv.Name}' must be a string, found {kv.Value.ValueKind}");
+                throw new SafetensorsFormatException(filePath, null, $"'{MetadataKey}' value of key '{SafeText.Name(kv.Name)}' must be a string, found {kv.Value.ValueKind}");
             if (!metadata.TryAdd(kv.Name, kv.Value.GetString()!))
-                throw new SafetensorsFormatException(filePath, null, $"'{MetadataKey}' has duplicate key '{kv.Name}'");
+                throw new SafetensorsFormatException(filePath, null, $"'{MetadataKey}' has duplicate key '{SafeText.Name(kv.Name)}'");
         }
     }
 
@@ -95,7 +115,7 @@ public sealed class SafetensorsHeader
 
         string? dtypeName = dtypeEl.ValueKind == JsonValueKind.String ? dtypeEl.GetString() : dtypeEl.GetRawText();
         if (!SafetensorsDTypes.TryParse(dtypeName, out var dtype))
-            throw Fail($"unknown dtype '{dtypeName}'");
+            throw Fail($"unknown dtype '{SafeText.Name(dtypeName)}'");
 
         if (shapeEl.ValueKind != JsonValueKind.Array)
             throw Fail($"'shape' must be an array of integers, found {shapeEl.ValueKind}");
@@ -104,16 +124,16 @@ public sealed class SafetensorsHeader
         foreach (var dim in shapeEl.EnumerateArray())
         {
             if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out long v))
-                throw Fail($"'shape' entry {d} is not an integer ({dim.GetRawText()})");
+                throw Fail($"'shape' entry {d} is not an integer ({SafeText.Name(dim.GetRawText())})");
             if (v < 0) throw Fail($"'shape' has negative dimension {v} at index {d}");
             shape[d++] = v;
         }
 
         if (offsetsEl.ValueKind != JsonValueKind.Array || offsetsEl.GetArrayLength() != 2)
-            throw Fail($"'data_offsets' must be [begin, end], found {offsetsEl.GetRawText()}");
+            throw Fail($"'data_offsets' must be [begin, end], found {SafeText.Name(offsetsEl.GetRawText())}");
         long begin = ReadOffset(offsetsEl[0]), end = ReadOffset(offsetsEl[1]);
         if (begin < 0 || end < 0)
-            throw Fail($"'data_offsets' {offsetsEl.GetRawText()} are not non-negative integers");
+            throw Fail($"'data_offsets' {SafeText.Name(offsetsEl.GetRawText())} are not non-negative integers");
         if (end < begin)
             throw Fail($"'data_offsets' end {end} is before begin {begin}");
         if (end > dataLength)
@@ -154,7 +174,7 @@ public sealed class SafetensorsHeader
             var cur = sorted[i];
             if (cur.DataBegin < prev.DataEnd)
                 throw new SafetensorsFormatException(filePath, cur.Name,
-                    $"data_offsets [{cur.DataBegin}, {cur.DataEnd}] overlap tensor '{prev.Name}' at [{prev.DataBegin}, {prev.DataEnd}]");
+                    $"data_offsets [{cur.DataBegin}, {cur.DataEnd}] overlap tensor '{SafeText.Name(prev.Name)}' at [{prev.DataBegin}, {prev.DataEnd}]");
         }
     }
 }

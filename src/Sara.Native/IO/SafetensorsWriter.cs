@@ -14,7 +14,7 @@ public sealed class SafetensorsWriter
     private const int ChunkElements = 1 << 16;
 
     private sealed record Entry(string Name, SafetensorsDType DType, long[] Shape, long Count, Func<ReadOnlyMemory<float>>? Data,
-        ReadOnlyMemory<byte> Raw = default);
+        ReadOnlyMemory<byte> Raw = default, Action<Stream>? WriteRaw = null);
 
     private readonly List<Entry> _entries = new();
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
@@ -43,6 +43,20 @@ public sealed class SafetensorsWriter
         if (bytes.Length != count * SafetensorsDTypes.SizeOf(dtype))
             throw new ArgumentException($"tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {dtype} needs {count * SafetensorsDTypes.SizeOf(dtype)} bytes, got {bytes.Length}", nameof(bytes));
         _entries.Add(new Entry(name, dtype, shape.ToArray(), count, null, bytes));
+        _names.Add(name);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a tensor of any dtype whose bytes <paramref name="writeBytes"/> writes to the output stream during
+    /// <see cref="Save"/> (e.g. copied from another file in chunks, never held whole); writing a different number of
+    /// bytes than the shape needs fails the save.
+    /// </summary>
+    public SafetensorsWriter AddRawLazy(string name, SafetensorsDType dtype, IReadOnlyList<long> shape, Action<Stream> writeBytes)
+    {
+        ArgumentNullException.ThrowIfNull(writeBytes);
+        long count = CheckEntry(name, dtype, shape, raw: true, inMemory: false);
+        _entries.Add(new Entry(name, dtype, shape.ToArray(), count, null, default, writeBytes));
         _names.Add(name);
         return this;
     }
@@ -81,6 +95,14 @@ public sealed class SafetensorsWriter
 
     private static void WriteData(FileStream stream, Entry e, byte[] buffer)
     {
+        if (e.WriteRaw is not null)
+        {
+            long start = stream.Position, expected = e.Count * SafetensorsDTypes.SizeOf(e.DType);
+            e.WriteRaw(stream);
+            if (stream.Position - start != expected)
+                throw new InvalidOperationException($"tensor '{SafeText.Name(e.Name)}' needs {expected} bytes, its writer wrote {stream.Position - start}");
+            return;
+        }
         if (e.Data is null)
         {
             stream.Write(e.Raw.Span);
@@ -134,7 +156,7 @@ public sealed class SafetensorsWriter
         return ms.ToArray();
     }
 
-    private long CheckEntry(string name, SafetensorsDType dtype, IReadOnlyList<long> shape, bool raw = false)
+    private long CheckEntry(string name, SafetensorsDType dtype, IReadOnlyList<long> shape, bool raw = false, bool inMemory = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(shape);
@@ -150,7 +172,8 @@ public sealed class SafetensorsWriter
             if (d < 0) throw new ArgumentException($"tensor '{name}': shape [{string.Join(", ", shape)}] has a negative dimension", nameof(shape));
             count = checked(count * d);
         }
-        if (count > Array.MaxLength)
+        checked { _ = count * SafetensorsDTypes.SizeOf(dtype); }
+        if (inMemory && count > Array.MaxLength)
             throw new ArgumentException($"tensor '{name}': {count} elements is more than one array holds", nameof(shape));
         return count;
     }

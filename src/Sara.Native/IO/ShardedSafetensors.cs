@@ -35,8 +35,9 @@ public sealed class ShardedSafetensors : ISafetensorsSource
     {
         ArgumentException.ThrowIfNullOrEmpty(indexPath);
         string full = System.IO.Path.GetFullPath(indexPath);
-        string folder = System.IO.Path.GetDirectoryName(full)!;
         var (weightMap, metadata) = ReadIndex(full);
+        // Shards are looked up in, and confined to, the folder the index really lives in (links followed).
+        string folder = RegularFile.RealFolder(full);
 
         var opened = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
         var shardOf = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
@@ -45,18 +46,25 @@ public sealed class ShardedSafetensors : ISafetensorsSource
         {
             foreach (var (tensor, shardName) in weightMap)
             {
-                string shardPath = System.IO.Path.GetFullPath(System.IO.Path.Combine(folder, shardName));
-                if (System.IO.Path.GetDirectoryName(shardPath) != folder)
-                    throw new SafetensorsFormatException(full, tensor, $"shard '{shardName}' is not a file in the index's folder");
+                string shown = SafeText.Name(shardName);
+                string? shardPath;
+                try
+                {
+                    shardPath = RegularFile.ResolveInside(folder, shardName);
+                }
+                catch (FileNotFoundException)
+                {
+                    throw new SafetensorsFormatException(full, tensor, $"shard file '{shown}' does not exist");
+                }
+                if (shardPath is null)
+                    throw new SafetensorsFormatException(full, tensor, $"shard '{shown}' is not a file in the index's folder (symbolic links followed)");
                 if (!opened.TryGetValue(shardPath, out var shard))
                 {
-                    if (!File.Exists(shardPath))
-                        throw new SafetensorsFormatException(full, tensor, $"shard file '{shardName}' does not exist");
                     shard = SafetensorsFile.Open(shardPath);
                     opened.Add(shardPath, shard);
                 }
                 if (!shard.Contains(tensor))
-                    throw new SafetensorsFormatException(full, tensor, $"weight_map puts it in '{shardName}', which has no such tensor");
+                    throw new SafetensorsFormatException(full, tensor, $"weight_map puts it in '{shown}', which has no such tensor");
                 shardOf.Add(tensor, shard);
                 tensors.Add(shard.GetInfo(tensor));
             }
@@ -71,10 +79,13 @@ public sealed class ShardedSafetensors : ISafetensorsSource
 
     private static (List<(string Tensor, string Shard)> WeightMap, Dictionary<string, string> Metadata) ReadIndex(string full)
     {
+        var bytes = RegularFile.ReadAllBytes(full, "shard index");
+        if (StrictJson.Check(bytes) is { } fault)
+            throw new SafetensorsFormatException(full, null, $"index is not strict JSON: {fault}");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(full));
+            doc = JsonDocument.Parse(bytes);
         }
         catch (JsonException e)
         {
@@ -109,6 +120,9 @@ public sealed class ShardedSafetensors : ISafetensorsSource
     public SafetensorsTensorInfo GetInfo(string name) => Shard(name).GetInfo(name);
 
     public float[] ReadFloats(string name) => Shard(name).ReadFloats(name);
+
+    /// <summary>The index file and every shard file it opened.</summary>
+    public IEnumerable<string> Files => new[] { Path }.Concat(_shards.Select(s => s.Path));
 
     /// <summary>The shard file that holds <paramref name="name"/>.</summary>
     public SafetensorsFile Shard(string name)

@@ -61,10 +61,12 @@ public sealed class WeightMatrix
         {
             WeightLayout.LinearTransposed => (storedShape[1], storedShape[0]),
             WeightLayout.Linear => (storedShape[0], storedShape[1]),
-            _ => (storedShape[0], storedShape.Skip(1).Aggregate(1L, (a, d) => a * d)),
+            _ => (storedShape[0], storedShape.Skip(1).Aggregate(1L, (a, d) => d != 0 && a > int.MaxValue / d ? long.MaxValue : a * d)),
         };
-        Rows = checked((int)rows);
-        Cols = checked((int)cols);
+        if (rows > int.MaxValue || cols > int.MaxValue)
+            throw new NotSupportedException($"weight '{SafeText.Name(name)}' stored as [{string.Join(", ", storedShape)}] has more than {int.MaxValue} rows or columns");
+        Rows = (int)rows;
+        Cols = (int)cols;
     }
 
     /// <summary>The matrix, row-major Rows x Cols (transposed from storage where <see cref="Layout"/> says so).</summary>
@@ -72,7 +74,7 @@ public sealed class WeightMatrix
     {
         float[] stored = _read();
         if (stored.LongLength != (long)Rows * Cols)
-            throw new InvalidDataException($"weight '{Name}': read {stored.LongLength} values, expected {Rows} x {Cols}");
+            throw new InvalidDataException($"weight '{SafeText.Name(Name)}': read {stored.LongLength} values, expected {Rows} x {Cols}");
         if (Layout != WeightLayout.LinearTransposed) return stored;
         // stored is Cols x Rows; result[r, c] = stored[c, r]
         var result = new float[stored.Length];
@@ -84,7 +86,7 @@ public sealed class WeightMatrix
 
     /// <summary>
     /// The matrix into <paramref name="destination"/> (Rows x Cols, row-major), without allocating a copy when the source
-    /// supports positioned reads and no transpose is needed (safetensors: read with <see cref="SafetensorsStream"/>).
+    /// converts into a span and no transpose is needed (safetensors, read with positioned reads).
     /// </summary>
     public void Load(Span<float> destination)
     {

@@ -19,9 +19,13 @@ public sealed class WeightSource : IDisposable
     /// <summary>Tensors passed over (filtered out, wrong rank, not float), with the reason.</summary>
     public IReadOnlyList<SkippedWeight> Skipped { get; }
 
-    private WeightSource(string path, List<WeightMatrix> matrices, List<SkippedWeight> skipped, IDisposable? owned)
+    /// <summary>Every file the weights are read from: the checkpoint, its shards, an ONNX model's external data files.</summary>
+    public IReadOnlyList<string> InputFiles { get; }
+
+    private WeightSource(string path, List<WeightMatrix> matrices, List<SkippedWeight> skipped, IDisposable? owned, IEnumerable<string> inputFiles)
     {
         Path = path;
+        InputFiles = inputFiles.ToList();
         Matrices = matrices;
         Skipped = skipped;
         _owned = owned;
@@ -41,7 +45,7 @@ public sealed class WeightSource : IDisposable
             ".safetensors" => FromSafetensors(SafetensorsFile.Open(path), filter),
             ".json" => FromSafetensors(ShardedSafetensors.Open(path), filter),
             ".onnx" => FromOnnx(OnnxWeights.Load(path), filter),
-            _ => throw new ArgumentException($"'{path}': expected a .safetensors file, a .safetensors.index.json or an .onnx model", nameof(path)),
+            _ => throw new ArgumentException($"'{SafeText.Line(path)}': expected a .safetensors file, a .safetensors.index.json or an .onnx model", nameof(path)),
         };
     }
 
@@ -55,12 +59,12 @@ public sealed class WeightSource : IDisposable
             if (reason is not null) { skipped.Add(new SkippedWeight(t.Name, t.Shape, reason)); continue; }
             var layout = t.Shape.Length == 4 ? WeightLayout.Conv : WeightLayout.Linear;
             string name = t.Name;
-            var file = source is ShardedSafetensors sharded ? sharded.Shard(name).Path : source.Path;
-            var info = t;
-            matrices.Add(new WeightMatrix(name, t.Shape, layout, () => source.ReadFloats(name),
-                destination => SafetensorsStream.ReadFloats(file, info, destination)));
+            // SafetensorsFile converts with positioned reads (nothing stays mapped): straight into the caller's buffer.
+            var file = source is ShardedSafetensors shards ? shards.Shard(name) : (SafetensorsFile)source;
+            matrices.Add(new WeightMatrix(name, t.Shape, layout, () => source.ReadFloats(name), destination => file.ReadFloats(name, destination)));
         }
-        return new WeightSource(source.Path, matrices, skipped, source);
+        var files = source is ShardedSafetensors sharded ? sharded.Files : [source.Path];
+        return new WeightSource(source.Path, matrices, skipped, source, files);
     }
 
     private static WeightSource FromOnnx(OnnxWeights model, WeightFilter filter)
@@ -80,7 +84,7 @@ public sealed class WeightSource : IDisposable
             matrices.Add(new WeightMatrix(display, init.Shape, layout, init.ReadFloats, storedName: init.Name,
                 isEmbeddingTable: uses.Any(u => u.OpType == "Gather" && u.InputIndex == 0)));
         }
-        return new WeightSource(model.Path, matrices, skipped, null);
+        return new WeightSource(model.Path, matrices, skipped, null, new[] { model.Path }.Concat(model.ExternalFiles()));
     }
 
     /// <summary>ONNX MatMul (Y = X W) and Gemm without transB store W as in x out; Gemm with transB as out x in.</summary>

@@ -186,6 +186,8 @@ public sealed class KrylovSvd : IDisposable
             lambda = w.ToArray();
             eigen = v.ToArray();
         }
+        if (!lambda.All(float.IsFinite))
+            throw new ArgumentException($"The weight's Gram matrix ({r} x {r}) overflowed float32 arithmetic: its values are too large or too small to factor.", nameof(x));
         Array.Reverse(lambda);
         var rows = new float[(long)count * r];
         for (var i = 0; i < count; i++)

@@ -49,9 +49,11 @@ public static class NuclearNorm
     /// <summary>
     /// The estimates for <paramref name="svds"/>.Count matrices of one shape stacked in <paramref name="stacked"/> (as
     /// <see cref="KrylovSvd.ComputeBatch"/>), the passes over the matrices as one strided batched GEMM per Lanczos step.
+    /// <paramref name="scale"/> multiplies the remainder and its errors: the matrices are the weights divided by it
+    /// (the SVDs' values already scaled back).
     /// </summary>
     public static TotalEstimate[] EstimateBatch(Backend backend, Tensor stacked, IReadOnlyList<KrylovSvd> svds, int probes, int steps,
-        IReadOnlyList<int> seeds)
+        IReadOnlyList<int> seeds, double scale = 1)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(stacked);
@@ -118,10 +120,10 @@ public static class NuclearNorm
             var perProbe = Quadrature(backend, t[i], size, probes);
             var previous = Quadrature(backend, t[i], size - probes, probes);
             double mean = perProbe.Average(), variance = perProbe.Sum(e => (e - mean) * (e - mean)) / (probes - 1);
-            var remainder = complement * mean;
+            var remainder = scale * complement * mean;
             var leading = svds[i].Values[..width].Sum(v => (double)v);
-            estimates[i] = new TotalEstimate(leading, width, remainder, complement, complement * Math.Sqrt(variance / probes),
-                remainder - complement * previous.Average(), probes, steps);
+            estimates[i] = new TotalEstimate(leading, width, remainder, complement, scale * complement * Math.Sqrt(variance / probes),
+                remainder - scale * complement * previous.Average(), probes, steps);
         }
         return estimates;
     }

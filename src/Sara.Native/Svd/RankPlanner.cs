@@ -68,14 +68,24 @@ public static class RankPlanner
                 throw new ArgumentException($"Layer '{layers[i]}': weight [{m}, {n}] has {norms[i].NonFinite} NaN or infinite values.", nameof(stacked));
         }
         var seeds = layers.Select(l => LayerSeed(l, options.Seed)).ToArray();
-        var svds = KrylovSvd.ComputeBatch(backend, stacked, batch, kCap, options.Krylov, seeds);
+        // float32 GEMMs square ||W|| in the Gram matrices: weights far from unit size (huge values overflow, tiny ones
+        // underflow) are scaled by a power of two first (exact) and the values scaled back.
+        var largest = Math.Sqrt(norms.Max(x => x.SumOfSquares));
+        var exponent = largest > 0 && (largest > ScaleLimit || largest < 1 / ScaleLimit) ? (int)Math.Round(Math.Log2(largest)) : 0;
+        using var scaledCopy = exponent == 0 ? null : backend.Empty(stacked.Shape);
+        if (scaledCopy is not null) backend.Axpby((float)Math.ScaleB(1.0, -exponent), stacked, 0f, scaledCopy);
+        var work = scaledCopy ?? stacked;
+        var svds = KrylovSvd.ComputeBatch(backend, work, batch, kCap, options.Krylov, seeds);
+        if (exponent != 0)
+            foreach (var svd in svds)
+                for (var v = 0; v < svd.Values.Length; v++) svd.Values[v] = (float)Math.ScaleB(svd.Values[v], exponent);
         var results = new List<LayerFactors>();
         try
         {
             var estimate = options.Criterion == RankCriterion.SumFraction && !svds[0].IsDense && !options.UsesExactSpectrum(m, n)
                            && FitsQuadrature(svds[0], options.Krylov)
-                ? NuclearNorm.EstimateBatch(backend, stacked, svds, options.Krylov.Probes, options.Krylov.LanczosSteps,
-                    seeds.Select(x => x ^ ProbeSeedSalt).ToArray())
+                ? NuclearNorm.EstimateBatch(backend, work, svds, options.Krylov.Probes, options.Krylov.LanczosSteps,
+                    seeds.Select(x => x ^ ProbeSeedSalt).ToArray(), Math.ScaleB(1.0, exponent))
                 : null;
             var shared = clock.Elapsed.TotalSeconds / batch;
             for (var i = 0; i < batch; i++)
@@ -132,6 +142,9 @@ public static class RankPlanner
         backend.Copy(w, copy);
         return TruncatedSvd.ExactSingularValues(backend, copy);
     }
+
+    /// <summary>||W||_F beyond which (or below whose inverse) the SVD works on a copy scaled by a power of two.</summary>
+    private const double ScaleLimit = 1e15;
 
     /// <summary>Mixed into the layer seed for the quadrature's probes, so they are independent of the Krylov sketch.</summary>
     private const int ProbeSeedSalt = 0x2545F491;

@@ -154,7 +154,7 @@ public sealed class InitCommandTests : CliTestBase
         var output = PathOf("resumed.safetensors");
         Assert.Throws<OperationCanceledException>(() => RunInProcess(ckpt, output, stopAfter: 3));
         Assert.That(File.Exists(output), Is.False, "no adapter after an interruption");
-        Assert.That(Directory.GetFiles(Dir, "*.tmp"), Is.Empty);
+        Assert.That(Directory.GetFiles(Dir, "*" + AtomicFile.TempSuffix), Is.Empty);
         Assert.That(Directory.GetFiles(InitRunner.WorkFolder(output), "layer-*.safetensors"), Has.Length.EqualTo(3));
 
         var again = Init([ckpt, "-o", output, .. Common]);
@@ -177,7 +177,7 @@ public sealed class InitCommandTests : CliTestBase
         var output = PathOf("late.safetensors");
         Assert.Throws<OperationCanceledException>(() => RunInProcess(ckpt, output, stopAfter: 7));   // all 7 done: stops in the assembly
         Assert.That(File.Exists(output), Is.False);
-        Assert.That(Directory.GetFiles(Dir, "*.tmp", SearchOption.AllDirectories), Is.Empty, "the partial file was removed");
+        Assert.That(Directory.GetFiles(Dir, "*" + AtomicFile.TempSuffix, SearchOption.AllDirectories), Is.Empty, "the partial file was removed");
         var resumed = Init([ckpt, "-o", output, .. Common, "--resume"]);
         Assert.That(resumed.Out, Does.Contain("(0 computed, 7 resumed)"));
         Assert.That(File.ReadAllBytes(output), Is.EqualTo(File.ReadAllBytes(single)));
@@ -256,7 +256,7 @@ public sealed class InitCommandTests : CliTestBase
             process.WaitForExit();
         }
         Assert.That(File.Exists(output), Is.False, "SIGKILL mid-run: no adapter file");
-        Assert.That(Directory.GetFiles(Dir, "*.tmp"), Is.Empty);
+        Assert.That(Directory.GetFiles(Dir, "*" + AtomicFile.TempSuffix), Is.Empty);
         var done = Directory.GetFiles(InitRunner.WorkFolder(output), "layer-*.safetensors").Length;
         Assert.That(done, Is.InRange(1, 41));
         var resumed = Init([ckpt, "-o", output, .. Common, "--resume"]);

@@ -153,6 +153,23 @@ public class KrylovSvdTests
         }
     }
 
+    /// <summary>Weights whose squares overflow (or underflow) float32 are planned on a power-of-two scaled copy.</summary>
+    [TestCase("cpu", 1e25f, 60, 80), TestCase("cpu", 1e-25f, 60, 80), TestCase("cpu", 1e25f, 300, 400), TestCase("emu", 1e25f, 60, 80)]
+    public void WeightsFarFromUnitSizeGetTheRankOfTheirShape(string device, float size, int m, int n)
+    {
+        using var backend = TestDevices.Create(device);
+        var unit = new Rand().Normal((long)m * n);
+        var options = new RankOptions(KMin: 1, KMax: 64) { Spectrum = SpectrumMode.Estimated, Krylov = Small };
+        using var w1 = backend.FromArray(unit, m, n);
+        using var w2 = backend.FromArray(unit.Select(x => x * size).ToArray(), m, n);
+        using var one = RankPlanner.Factorize(backend, "l", w1, options);
+        using var big = RankPlanner.Factorize(backend, "l", w2, options);
+        Assert.That(big.Rank.K, Is.EqualTo(one.Rank.K));
+        Assert.That(Math.Abs(big.Rank.FractionReached - one.Rank.FractionReached), Is.Not.NaN.And.LessThan(1e-5));
+        Assert.That(Math.Abs(big.SingularValues[0] / size / one.SingularValues[0] - 1), Is.Not.NaN.And.LessThan(1e-5));
+        Assert.That(big.A.ToArray().All(float.IsFinite) && big.B.ToArray().All(float.IsFinite), Is.True);
+    }
+
     [Test]
     public void BadArgumentsAreRejected()
     {
