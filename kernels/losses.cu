@@ -5,7 +5,10 @@
 //   Floor: 12 bytes per element (two reads, one write).
 // sara_softmax_xent  per row t of logits (T x C): p = softmax(row); loss_row[t] = log(sum exp) - logit[label];
 //   grad[t, :] = (p - onehot(label)) / T. One warp per row, 8 rows per 256-thread block: grid ceil(T/8).
-//   Then sara_sum_partials(loss_row, T, 1/T). Floor: 8 bytes per logit.
+//   Two passes over the row: an online max and sum (one expf per logit: a new maximum rescales the running sum),
+//   merged across the warp in a fixed butterfly, then the gradient (one expf per logit).
+//   Then sara_sum_partials(loss_row, T, 1/T). Floor: 8 bytes per logit (read, write); the second read comes from L1/L2
+//   for rows up to a few hundred KB.
 #include "common.cuh"
 
 extern "C" __global__ void __launch_bounds__(256)
@@ -39,12 +42,26 @@ sara_softmax_xent(const float* __restrict__ logits, const int* __restrict__ labe
     const int t = blockIdx.x * 8 + threadIdx.x / 32;
     if (t >= T) return;   // whole warps leave together; no block barrier below
     const float* row = logits + (long)t * C;
-    float mx = -3.402823466e38f;
-    for (int c = lane; c < C; c += 32) mx = fmaxf(mx, row[c]);
-    mx = sara_warp_max(mx);
-    float se = 0.f;
-    for (int c = lane; c < C; c += 32) se += expf(row[c] - mx);
-    se = sara_warp_sum(se);
+    // Online softmax statistics per lane: running maximum mx and sum se of exp(x - mx).
+    float mx = -3.402823466e38f, se = 0.f;
+    for (int c = lane; c < C; c += 32)
+    {
+        const float x = row[c];
+        if (x > mx)
+        {
+            se = se * expf(mx - x) + 1.f;
+            mx = x;
+        }
+        else se += expf(x - mx);
+    }
+    // Merge the lanes' (mx, se) pairs: same butterfly, same bits on every run.
+    for (int o = 16; o > 0; o >>= 1)
+    {
+        const float om = __shfl_xor_sync(SARA_FULL_MASK, mx, o), os = __shfl_xor_sync(SARA_FULL_MASK, se, o);
+        const float m = fmaxf(mx, om);
+        se = se * expf(mx - m) + os * expf(om - m);
+        mx = m;
+    }
     const int y = labels[t];
     const float inv = 1.f / se, scale = 1.f / (float)T;
     for (int c = lane; c < C; c += 32)

@@ -1,29 +1,113 @@
 // reduce.cu — deterministic reductions (fixed summation order: same bits on every run, no float atomics).
 //
-// sara_column_sum   out[c] = beta * out[c] + sum_r x[r, c]       x: rows x cols (row-major)
-//   Launch: grid ceil(cols/32), block 256 (32 columns x 8 row groups). Each thread sums every 8th row in order,
-//   then the 8 partials are added in fixed order. Used for bias gradients and to finish dlambda partials.
-//   Floor: reads 4*rows*cols bytes (memory bound): T=2048, m=1024 -> 8.4 MB, 1.7 us on an H200.
+// Column sums out[c] = beta * out[c] + sum_r x[r, c] over x: rows x cols (row-major), in one or two launches:
+// the rows are cut into S slices of `slice` rows (the host picks S from the shape alone: 1 when x is under 256 KB,
+// else the fewest slices that give >= 264 blocks); with S = 1 the first kernel writes out directly, else it writes
+// part[s, c] and sara_column_sum_finish adds the S partials of each column in slice order.
+//
+// sara_column_sum         wide path (cols >= 32). Grid (ceil(cols / (32 V)), S), block 256 = 8 warps x 32 lanes; lane
+//                         l takes columns c0 + V l .. + V-1 (V = 4, 128-bit loads, when cols % 4 == 0 and x is 16-byte
+//                         aligned; else V = 1), warp w every 8th row of the slice in order; the 8 warp sums are added
+//                         in warp order. T = 4096, m = 4096 (a bias gradient): 32 x 10 = 320 blocks.
+// sara_column_sum_narrow  cols < 32 (Mo-SARA's dbg: E = 4). Grid S, block 256: the block reads its rows as one
+//                         contiguous run (thread i takes column i % cols of row i / cols, then every (256 / cols)-th
+//                         row), so loads are coalesced whatever cols is; per column the 256 / cols thread sums are
+//                         added in thread order. T = 4096, E = 4: 64 serial loads per thread (one block).
+// sara_column_sum_finish  out[c] = beta * out[c] + sum_s part[s, c] in slice order. Grid ceil(cols / 256), block 256.
+//   Floor: reads 4*rows*cols bytes (memory bound): T = 4096, m = 4096 -> 67 MB, 14 us on an H200; the partials
+//   (S x cols) add 2 * 4 * S * cols bytes (0.3 MB).
 // sara_sum_partials out[0] = scale * sum_i partials[i]            single block of 256 threads, fixed-order tree.
 #include "common.cuh"
 
-extern "C" __global__ void __launch_bounds__(256)
-sara_column_sum(const float* __restrict__ x, float* __restrict__ out, int rows, int cols, float beta)
+// Sum of x[r, c .. c + V - 1] over rows r = first, first + step, ... < end, in row order.
+template <int V>
+__device__ __forceinline__ void col_run(const float* __restrict__ x, int cols, int c, int first, int end, int step, float sum[V])
 {
-    __shared__ float red[8][32];
-    const int lane = threadIdx.x % 32, group = threadIdx.x / 32;
-    const int c = blockIdx.x * 32 + lane;
-    float sum = 0.f;
-    if (c < cols)
-        for (int r = group; r < rows; r += 8) sum += x[(long)r * cols + c];
-    red[group][lane] = sum;
-    __syncthreads();
-    if (group == 0 && c < cols)
+#pragma unroll
+    for (int v = 0; v < V; v++) sum[v] = 0.f;
+    for (int r = first; r < end; r += step)
     {
-        float total = 0.f;
-        for (int g = 0; g < 8; g++) total += red[g][lane];
-        out[c] = (beta == 0.f ? 0.f : beta * out[c]) + total;
+        const long long o = (long long)r * cols + c;
+        if constexpr (V == 4)
+        {
+            const float4 q = sara_ld4(x, o);
+            sum[0] += q.x;
+            sum[1] += q.y;
+            sum[2] += q.z;
+            sum[3] += q.w;
+        }
+        else sum[0] += sara_ld(x, o);
     }
+}
+
+// The block's 8 warps' sums of its 32 V columns, added in warp order; lane l of warp 0 writes them.
+template <int V>
+__device__ __forceinline__ void col_block(const float* __restrict__ x, float* __restrict__ out, float* __restrict__ part,
+                                          int rows, int cols, int slice, float beta)
+{
+    __shared__ float red[8][32 * 4];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int c = (blockIdx.x * 32 + lane) * V;
+    const int first = blockIdx.y * slice, end = sara_min(rows, first + slice);
+    float sum[V];
+    if (c < cols) col_run<V>(x, cols, c, first + warp, end, 8, sum);
+    else
+#pragma unroll
+        for (int v = 0; v < V; v++) sum[v] = 0.f;
+#pragma unroll
+    for (int v = 0; v < V; v++) red[warp][lane * V + v] = sum[v];
+    __syncthreads();
+    if (warp != 0) return;   // no barrier below
+#pragma unroll
+    for (int v = 0; v < V; v++)
+    {
+        const int cv = c + v;
+        if (cv >= cols) break;
+        float total = 0.f;
+        for (int w = 0; w < 8; w++) total += red[w][lane * V + v];
+        if (part) part[(long long)blockIdx.y * cols + cv] = total;
+        else out[cv] = (beta == 0.f ? 0.f : beta * out[cv]) + total;
+    }
+}
+
+// part null: write out[c] = beta * out[c] + sum (S = 1); else part[blockIdx.y, c] = the slice's sum.
+extern "C" __global__ void __launch_bounds__(256)
+sara_column_sum(const float* __restrict__ x, float* __restrict__ out, float* __restrict__ part, int rows, int cols,
+                int slice, float beta)
+{
+    if (sara_aligned16(x) && (cols & 3) == 0) col_block<4>(x, out, part, rows, cols, slice, beta);   // uniform
+    else col_block<1>(x, out, part, rows, cols, slice, beta);
+}
+
+// cols < 32; part as in sara_column_sum.
+extern "C" __global__ void __launch_bounds__(256)
+sara_column_sum_narrow(const float* __restrict__ x, float* __restrict__ out, float* __restrict__ part, int rows,
+                       int cols, int slice, float beta)
+{
+    __shared__ float red[256];
+    const int per = 256 / cols;                     // rows per pass
+    const int c = threadIdx.x % cols, r0 = threadIdx.x / cols;
+    const int first = blockIdx.y * slice, end = sara_min(rows, first + slice);
+    float sum = 0.f;
+    if (r0 < per)
+        for (int r = first + r0; r < end; r += per) sum += sara_ld(x, (long long)r * cols + c);
+    red[threadIdx.x] = sum;
+    __syncthreads();
+    if (threadIdx.x >= cols) return;   // no barrier below
+    float total = 0.f;
+    for (int i = 0; i < per; i++) total += red[i * cols + threadIdx.x];   // thread order: fixed
+    if (part) part[(long long)blockIdx.y * cols + threadIdx.x] = total;
+    else out[threadIdx.x] = (beta == 0.f ? 0.f : beta * out[threadIdx.x]) + total;
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+sara_column_sum_finish(const float* __restrict__ part, int slices, float* __restrict__ out, int cols, float beta)
+{
+    const int c = blockIdx.x * 256 + threadIdx.x;
+    if (c >= cols) return;
+    float total = 0.f;
+    for (int s = 0; s < slices; s++) total += part[(long long)s * cols + c];
+    out[c] = (beta == 0.f ? 0.f : beta * out[c]) + total;
 }
 
 extern "C" __global__ void __launch_bounds__(256)

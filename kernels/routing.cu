@@ -26,7 +26,8 @@
 //   per array); tokens staged 32 at a time through shared memory. Floor: bytes 4*(2*T*k + 2*T*E + 2*chunks*E*k);
 //   flops 4*T*E*k. (Fusing these E x k sums into the per-token kernel would need E*k accumulators per block,
 //   256 KB at the maximum size, or float atomics, which are not deterministic.)
-//   The host picks chunk = max(128, 32 * ceil(ceil(T/64) / 32)) from T alone (at most 64 chunks): same bits on any GPU.
+//   The host picks chunk = max(1, floor(T / ceil(264 / ceil(k/32)))) tokens from the shape alone (same bits on any
+//   GPU): >= 264 blocks once T >= 264. T = 4096: k <= 32 -> 15 tokens, 274 chunks; k = 64 -> 31 tokens, 133 x 2 blocks.
 // sara_routing_stats  per chunk: topCount_part[c, e] = tokens whose top gate is e (ties: lower index),
 //   gateSum_part[c, e] = sum of g[t, e]; finished by sara_column_sum. Launch: grid chunks, block 256.
 #include "common.cuh"
@@ -95,7 +96,7 @@ __device__ __forceinline__ void rt_load_row(const float* __restrict__ A, long t,
     for (int i = 0; i < RT_REGS; i++)
     {
         const int j = lane + 32 * i;
-        x[i] = j < k ? A[t * k + j] : 0.f;
+        x[i] = j < k ? sara_ld(A, t * k + j) : 0.f;
     }
 }
 
@@ -170,8 +171,8 @@ sara_routing_fwd(const float* __restrict__ H, const float* __restrict__ Wg, cons
         {
             const int j = lane + 32 * i;
             if (j >= k) continue;
-            lamEff[(long)t * k + j] = lam[i];
-            Z[(long)t * k + j] = h[i] * lam[i];
+            sara_st(lamEff, (long long)t * k + j, lam[i]);
+            sara_st(Z, (long long)t * k + j, h[i] * lam[i]);
         }
     }
 }
@@ -229,7 +230,7 @@ sara_routing_bwd_token(const float* __restrict__ dZ, const float* __restrict__ H
         for (int i = 0; i < RT_REGS; i++)
         {
             const int j = lane + 32 * i;
-            if (j < k) dH[(long)t * k + j] = dh[i];
+            if (j < k) sara_st(dH, (long long)t * k + j, dh[i]);
         }
     }
 }
@@ -259,9 +260,9 @@ sara_routing_bwd_params(const float* __restrict__ dZ, const float* __restrict__ 
             const int tt = idx / 32, jj = blockIdx.x * 32 + idx % 32;
             const bool in = tt < nt && jj < k;
             const long o = (long)(t0 + tt) * k + jj;
-            const float hv = in ? H[o] : 0.f;
+            const float hv = in ? sara_ld(H, o) : 0.f;
             sH[tt][idx % 32] = hv;
-            sDlam[tt][idx % 32] = in ? dZ[o] * hv : 0.f;
+            sDlam[tt][idx % 32] = in ? sara_ld(dZ, o) * hv : 0.f;
         }
         for (int idx = tid; idx < nt * E; idx += 256)
         {

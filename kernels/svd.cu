@@ -12,17 +12,21 @@
 //   Launch: 1 block of 256. Flops n^3/3: n = 512 -> 45 MFLOP in one block (~1 ms); n barriers.
 // sara_svd_tri_inverse        X = L^-1 for lower-triangular L (n x n); X's upper triangle zeroed. One thread per
 //                             column of X (forward substitution). Launch: grid ceil(n/128), block 128. Flops n^3/3.
-// sara_svd_identity           P = I (n x n). Launch: grid-stride, block 256.
-// sara_svd_jacobi_step        One parallel step of one-sided (Hestenes) Jacobi on the rows of B (l x n): slots/2 disjoint
-//                             row pairs of the round-robin ordering (slots = l rounded up to even, step < slots - 1).
-//                             Each pair whose |b_i.b_j| > tol * |b_i| |b_j| is rotated to orthogonality; the same
-//                             rotation is applied to rows i, j of P (l x l), and *rotations is incremented.
-//   Launch: grid slots/2, block 128. Per sweep reads/writes B and P twice: 16*l*(n + l) bytes; l = 512, n = 4096:
-//   38 MB -> ~8 us of bandwidth per sweep, in practice bound by the slots - 1 launches.
-// sara_svd_row_norms          norms[i] = |B[i, :]|. Launch: grid l, block 128.
-// sara_svd_finish             Sorts the rows by norm (descending, ties by index) and writes, for rank r of row i:
-//                             s[r] = norms[i]; if r < c: Vt[r, :] = B[i, :] / norms[i] (zeros when the norm is 0) and
-//                             U[:, r] = P[i, :]^T (U: l x c). Launch: grid l, block 128.
+// sara_svd_gram               G = B B^T (l x l, float64, both triangles) for B: l x n (float32): every product is exact
+//                             in float64 and summed over n in a fixed order. Grid (ceil(l/32), ceil(l/32)) (blocks above
+//                             the diagonal return at once), block 256: a 32 x 32 tile per block, 2 x 2 per thread, B
+//                             staged 32 columns at a time. Flops l^2 n (float64: l = 272, n = 4096 -> 0.3 GFLOP, ~9 us
+//                             at the H200's 34 TFLOP/s fp64 on 45 blocks; initialisation only); bytes: B read once per
+//                             tile row/column pair from L2.
+// sara_svd_gram_finish        From the symmetric eigen-decomposition of G (Dsyevd: w ascending, row i of V the vector of
+//                             w[i]): rank r (descending) is eigen index l-1-r: s[r] = sqrt(max(w, 0)) (float32), and for
+//                             r < c, U[:, r] = V[l-1-r, :] (U: l x c, float32). Launch: grid l, block 128.
+// sara_svd_normalize_rows     Vt[r, :] /= |Vt[r, :]| (zeros stay zero). Launch: grid c, block 128.
+//   SmallSvd on the kernel runtime: gram, Dsyevd, gram_finish, Vt = U^T B (cuBLAS), normalize_rows: 3 kernels and 2
+//   library calls, one host synchronisation (the solver's info word), whatever l. Why the Gram is safe here although
+//   it squares the condition number: it is formed and factored in float64, so sigma_i keeps a relative error of about
+//   1e-16 (sigma_1 / sigma_i)^2 (1e-8 at sigma_1 / sigma_i = 1e4), far under the float32 rounding of B itself; the
+//   right vectors come from B (Vt = U^T B, normalised) with the float32 error eps sigma_1 / sigma_i, as one-sided Jacobi.
 #include "common.cuh"
 
 #define SVD_RED_THREADS 256
@@ -147,14 +151,6 @@ sara_svd_tri_inverse(const float* __restrict__ L, float* __restrict__ X, int n)
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-sara_svd_identity(float* __restrict__ P, int n)
-{
-    const long total = (long)n * n;
-    for (long e = (long)blockIdx.x * 256 + threadIdx.x; e < total; e += (long)gridDim.x * 256)
-        P[e] = (e / n == e % n) ? 1.f : 0.f;
-}
-
 // Sum of v over the 128 threads of a block in a fixed order, for up to 3 values at once (one per row of red);
 // every thread gets the totals. Two barriers: the emulator pays per barrier, the GPU hardly notices 128 serial adds.
 __device__ __forceinline__ void svd_block_sums128(float* v, int count, float (*red)[SVD_ROW_THREADS], float* totals)
@@ -171,83 +167,60 @@ __device__ __forceinline__ void svd_block_sums128(float* v, int count, float (*r
     for (int q = 0; q < count; q++) v[q] = totals[q];
 }
 
-__device__ __forceinline__ void svd_rotate_rows(float* __restrict__ x, float* __restrict__ y, int len, float c, float s)
+// G tile (bi, bj), bi >= bj: rows i0 = 32 bi .. and j0 = 32 bj .. of B, staged 32 columns at a time.
+extern "C" __global__ void __launch_bounds__(256)
+sara_svd_gram(const float* __restrict__ B, double* __restrict__ G, int l, int n)
 {
-    for (int k = threadIdx.x; k < len; k += SVD_ROW_THREADS)
+    __shared__ float Bi[32][33];
+    __shared__ float Bj[32][33];
+    if (blockIdx.y > blockIdx.x) return;   // the upper triangle is written by symmetry (uniform: no barrier skipped)
+    const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+    const int i0 = blockIdx.x * 32, j0 = blockIdx.y * 32;
+    double acc[2][2] = {{0.0, 0.0}, {0.0, 0.0}};
+    for (int k0 = 0; k0 < n; k0 += 32)
     {
-        const float a = x[k], b = y[k];
-        x[k] = c * a - s * b;
-        y[k] = s * a + c * b;
+        for (int e = tid; e < 32 * 32; e += 256)
+        {
+            const int r = e / 32, c = e % 32, k = k0 + c;
+            Bi[r][c] = (i0 + r < l && k < n) ? B[(long long)(i0 + r) * n + k] : 0.f;
+            Bj[r][c] = (j0 + r < l && k < n) ? B[(long long)(j0 + r) * n + k] : 0.f;
+        }
+        __syncthreads();
+        for (int c = 0; c < 32; c++)
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++)
+                    acc[a][b] = fma((double)Bi[2 * ty + a][c], (double)Bj[2 * tx + b][c], acc[a][b]);
+        __syncthreads();
     }
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++)
+        {
+            const int i = i0 + 2 * ty + a, j = j0 + 2 * tx + b;
+            if (i >= l || j >= l || j > i) continue;
+            G[(long long)i * l + j] = acc[a][b];
+            G[(long long)j * l + i] = acc[a][b];
+        }
 }
 
 extern "C" __global__ void __launch_bounds__(128)
-sara_svd_jacobi_step(float* __restrict__ B, float* __restrict__ P, int l, int n, int slots, int step, float tol,
-                     int* __restrict__ rotations)
+sara_svd_gram_finish(const double* __restrict__ V, const double* __restrict__ w, float* __restrict__ s,
+                     float* __restrict__ U, int l, int c)
 {
-    __shared__ float red[3][SVD_ROW_THREADS];
-    __shared__ float totals[3];
-    const int last = slots - 1, pair = blockIdx.x;
-    int a, b;
-    if (pair == 0) { a = last; b = step; }
-    else { a = (step + pair) % last; b = (step - pair + last) % last; }
-    const int i = sara_min(a, b), j = sara_max(a, b);
-    if (j >= l) return;   // the padding slot of an odd l: uniform across the block
-
-    float* bi = B + (long)i * n;
-    float* bj = B + (long)j * n;
-    float al = 0.f, be = 0.f, ga = 0.f;
-    for (int k = threadIdx.x; k < n; k += SVD_ROW_THREADS)
-    {
-        const float x = bi[k], y = bj[k];
-        al = fmaf(x, x, al);
-        be = fmaf(y, y, be);
-        ga = fmaf(x, y, ga);
-    }
-    float sums[3] = {al, be, ga};
-    svd_block_sums128(sums, 3, red, totals);
-    al = sums[0];
-    be = sums[1];
-    ga = sums[2];
-    if (!(fabsf(ga) > tol * sqrtf(al) * sqrtf(be))) return;   // already orthogonal (or a zero row): uniform
-
-    const float zeta = (be - al) / (2.f * ga);
-    const float az = fabsf(zeta);
-    const float t = (az > 1e18f ? 0.5f / az : 1.f / (az + sqrtf(1.f + zeta * zeta))) * (zeta < 0.f ? -1.f : 1.f);
-    const float c = 1.f / sqrtf(1.f + t * t), s = c * t;
-    svd_rotate_rows(bi, bj, n, c, s);
-    svd_rotate_rows(P + (long)i * l, P + (long)j * l, l, c, s);
-    if (threadIdx.x == 0) atomicAdd(rotations, 1);
+    const int r = blockIdx.x, e = l - 1 - r;
+    if (threadIdx.x == 0) s[r] = (float)sqrt(w[e] > 0.0 ? w[e] : 0.0);
+    if (r >= c) return;
+    for (int p = threadIdx.x; p < l; p += SVD_ROW_THREADS) U[(long long)p * c + r] = (float)V[(long long)e * l + p];
 }
 
 extern "C" __global__ void __launch_bounds__(128)
-sara_svd_row_norms(const float* __restrict__ B, float* __restrict__ norms, int n)
+sara_svd_normalize_rows(float* __restrict__ Vt, int n)
 {
     __shared__ float red[1][SVD_ROW_THREADS];
     __shared__ float total[1];
-    const float* row = B + (long)blockIdx.x * n;
+    float* row = Vt + (long long)blockIdx.x * n;
     float sum[1] = {0.f};
     for (int k = threadIdx.x; k < n; k += SVD_ROW_THREADS) sum[0] = fmaf(row[k], row[k], sum[0]);
     svd_block_sums128(sum, 1, red, total);
-    if (threadIdx.x == 0) norms[blockIdx.x] = sqrtf(sum[0]);
-}
-
-extern "C" __global__ void __launch_bounds__(128)
-sara_svd_finish(const float* __restrict__ B, const float* __restrict__ P, const float* __restrict__ norms,
-                float* __restrict__ s, float* __restrict__ U, float* __restrict__ Vt, int l, int n, int c)
-{
-    const int i = blockIdx.x;
-    const float mine = norms[i];
-    int r = 0;   // every thread counts the rows ahead of row i itself: no barrier
-    for (int j = 0; j < l; j++)
-    {
-        const float other = norms[j];
-        if (other > mine || (other == mine && j < i)) r++;
-    }
-    if (threadIdx.x == 0) s[r] = mine;
-    if (r >= c) return;
-    const float inv = mine > 0.f ? 1.f / mine : 0.f;
-    const float* row = B + (long)i * n;
-    for (int k = threadIdx.x; k < n; k += SVD_ROW_THREADS) Vt[(long)r * n + k] = row[k] * inv;
-    for (int p = threadIdx.x; p < l; p += SVD_ROW_THREADS) U[(long)p * c + r] = P[(long)i * l + p];
+    const float inv = sum[0] > 0.f ? 1.f / sqrtf(sum[0]) : 0.f;
+    for (int k = threadIdx.x; k < n; k += SVD_ROW_THREADS) row[k] *= inv;
 }

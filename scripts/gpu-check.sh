@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # gpu-check.sh — the one-call GPU check (bench/Sara.DeviceCheck): the emulator tests' parity cases on the real GPU,
-# then a CUDA-event timing table, a short summary table last. Finishes in well under 8 minutes on an H200.
+# then a CUDA-event timing table, then every kernel of a SARA and a Mo-SARA training step at T = n = m = 4096
+# (k = 16, 32, 64) timed launch by launch against its H200 floor (the launch census of bench/README.md), a short summary
+# table last. Finishes in well under 8 minutes on an H200.
 #
 #   scripts/gpu-check.sh --pack      in a checkout with the .NET SDK (no GPU needed): publishes the self-contained,
 #                                    trimmed linux-x64 binary and writes artifacts/gpu-check/sara-gpu-check.tar.gz

@@ -3,6 +3,8 @@
 //        dotnet run --project bench/Sara.Bench -c Release -- make-checkpoint --blocks N --out DIR   (7B-shaped bf16 checkpoint for bench/init-7b.sh)
 //        dotnet run --project bench/Sara.Bench -c Release -- krylov-accuracy [--with-11008] [--seeds 2]   (bench/results/krylov-accuracy-<device>.md)
 // Device: SARA_DEVICE=cpu|emu|cuda (default: the GPU when present, else cpu).
+// Or: dotnet run --project bench/Sara.Bench -c Release -- --census [--write bench/README.md]: the launch census of a SARA and
+// Mo-SARA training step at T = n = m = 4096, k = 16, 32, 64 (dry runs on the emulator), as bench/README.md shows it.
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
@@ -12,6 +14,25 @@ using Sara.Bench;
 if (args.Length > 0 && args[0] == "make-checkpoint") return Sara.Bench.Init.SyntheticCheckpoint.Run(args[1..]);
 if (args.Length > 0 && args[0] == "summarize-init") return Sara.Bench.Init.InitSummary.Run(args[1..]);
 if (args.Length > 0 && args[0] == "krylov-accuracy") return Sara.Bench.Init.KrylovAccuracy.Run(args[1..]);
+if (args.Length > 0 && args[0] == "--census")
+{
+    var section = Sara.Tests.Census.CensusReport.ReadmeSection(Sara.Tests.Census.CensusReport.StaticSharedFromNvrtc());
+    if (args.Length == 3 && args[1] == "--write")
+    {
+        var text = File.ReadAllText(args[2]);
+        int begin = text.IndexOf(Sara.Tests.Census.CensusReport.ReadmeBegin, StringComparison.Ordinal),
+            end = text.IndexOf(Sara.Tests.Census.CensusReport.ReadmeEnd, StringComparison.Ordinal);
+        if (begin < 0 || end < begin)
+        {
+            Console.Error.WriteLine($"{args[2]} has no census section ({Sara.Tests.Census.CensusReport.ReadmeBegin} ... {Sara.Tests.Census.CensusReport.ReadmeEnd}).");
+            return 2;
+        }
+        File.WriteAllText(args[2], text[..begin] + section + text[(end + Sara.Tests.Census.CensusReport.ReadmeEnd.Length + Environment.NewLine.Length)..]);
+        Console.WriteLine($"census written to {args[2]}");
+    }
+    else Console.Write(section);
+    return 0;
+}
 
 var results = "bench/results";
 var iterations = 15;

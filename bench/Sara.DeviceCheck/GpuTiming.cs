@@ -85,9 +85,9 @@ public sealed class GpuTiming(CudaBackend backend, GpuRuntime gpu, int runs)
         using var z = backend.Empty(t, k);
         using var dh = backend.Empty(t, k);
         using var dl = backend.Empty(k);
-        Add("kernel sara_lowrank_fwd", shape, Median(() => backend.LowRankForward(x.Value, sara.B.Value, sara.Lambda.Value, h, z), flush),
+        Add("op LowRankForward (2 kernels)", shape, Median(() => backend.LowRankForward(x.Value, sara.B.Value, sara.Lambda.Value, h, z), flush),
             Floors.LowRankForwardKernel(s), "");
-        Add("kernel sara_lowrank_bwd_rank", shape, Median(() => backend.LowRankBackwardRank(g, sara.A.Value, h, sara.Lambda.Value, 1f, null, dh, dl), flush),
+        Add("op LowRankBackwardRank (3 kern.)", shape, Median(() => backend.LowRankBackwardRank(g, sara.A.Value, h, sara.Lambda.Value, 1f, null, dh, dl), flush),
             Floors.LowRankBackwardKernel(s), "");
 
         var tapeS = new Tape();

@@ -1,5 +1,7 @@
 // Program.cs — Sara.DeviceCheck: on a real GPU, (1) every parity case the emulator tests run, (2) a timing table with
-// CUDA events (median of many runs after warm-up, L2 flushed before each run), then a short summary table last.
+// CUDA events (median of many runs after warm-up, L2 flushed before each run), (3) every kernel of a SARA and a Mo-SARA
+// training step at T = n = m = 4096, k = 16, 32, 64, timed launch by launch beside its H200 floor (the launch census of
+// bench/README.md), then a short summary table last.
 // Usage: Sara.DeviceCheck [--device N] [--fatbin-dir DIR] [--runs N] [--skip-timing] [--out FILE]
 // Exit: 0 all parity passed; 1 a parity case failed; 2 bad arguments; 3 no CUDA device; 4 a GPU whose runtime cannot start.
 using Sara.DeviceCheck;
@@ -42,6 +44,7 @@ if (timing)
     Console.WriteLine();
     Console.WriteLine(table.Full);
     summary.AddRange(table.Short);
+    summary.AddRange(KernelCensusTiming.Run(gpu));
 }
 
 var lines = new List<string>

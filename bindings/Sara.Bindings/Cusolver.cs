@@ -73,4 +73,12 @@ public static partial class Cusolver
     [LibraryImport(Lib.Cusolver)]
     public static partial CusolverStatus cusolverDnSsyevd(nint handle, CusolverEigMode jobz, CublasFillMode uplo, int n,
         nint a, int lda, nint w, nint work, int lwork, nint devInfo);
+
+    [LibraryImport(Lib.Cusolver)]
+    public static partial CusolverStatus cusolverDnDsyevd_bufferSize(nint handle, CusolverEigMode jobz, CublasFillMode uplo, int n,
+        nint a, int lda, nint w, out int lwork);
+
+    [LibraryImport(Lib.Cusolver)]
+    public static partial CusolverStatus cusolverDnDsyevd(nint handle, CusolverEigMode jobz, CublasFillMode uplo, int n,
+        nint a, int lda, nint w, nint work, int lwork, nint devInfo);
 }

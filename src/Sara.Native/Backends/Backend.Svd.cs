@@ -46,7 +46,7 @@ public abstract partial class Backend
     /// <summary>
     /// Dense SVD of a short-and-wide b (l x n, l &lt;= n, l &lt;= <see cref="MaxSmallDimension"/>): b = U diag(s) Vt.
     /// s gets all l values, descending; u (l x c) and vt (c x n) get the leading c = u.Cols vectors, 1 &lt;= c &lt;= l.
-    /// CudaBackend: one-sided Jacobi (kernels/svd.cu); CpuBackend: LAPACKE sgesdd. b is not modified.
+    /// CudaBackend: the float64 Gram matrix b b^T and Dsyevd (kernels/svd.cu); CpuBackend: LAPACKE sgesdd. b is not modified.
     /// </summary>
     public void SmallSvd(Tensor b, Tensor s, Tensor u, Tensor vt)
     {

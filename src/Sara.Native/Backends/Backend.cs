@@ -152,6 +152,26 @@ public abstract partial class Backend : IDisposable
         AdamWCore(param, grad, m, v, options, step);
     }
 
+    /// <summary>
+    /// One AdamW step for many tensors at once (<see cref="CudaBackend"/>: one kernel launch per up to 8 tensors).
+    /// Each entry is checked as <see cref="AdamW(Tensor, Tensor, Tensor, Tensor, AdamWOptions, int)"/> checks it.
+    /// </summary>
+    public void AdamW(IReadOnlyList<AdamWTensor> tensors, AdamWOptions options, int step)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        foreach (var t in tensors)
+        {
+            Check.Owned(this, t.Param, nameof(tensors));
+            Check.SameShape(this, t.Grad, t.Param.Shape, nameof(tensors));
+            Check.SameShape(this, t.M, t.Param.Shape, nameof(tensors));
+            Check.SameShape(this, t.V, t.Param.Shape, nameof(tensors));
+        }
+        AdamWBatchCore(tensors, options, step);
+    }
+
     public abstract void Synchronize();
 
     protected abstract void UploadCore(Tensor dst, ReadOnlySpan<float> src);
@@ -167,12 +187,21 @@ public abstract partial class Backend : IDisposable
     protected abstract float SoftmaxCrossEntropyCore(Tensor logits, ReadOnlySpan<int> labels, Tensor grad);
     protected abstract void AdamWCore(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWOptions options, int step);
 
+    /// <summary>Default: one <see cref="AdamWCore"/> per tensor.</summary>
+    protected virtual void AdamWBatchCore(IReadOnlyList<AdamWTensor> tensors, AdamWOptions options, int step)
+    {
+        foreach (var t in tensors) AdamWCore(t.Param, t.Grad, t.M, t.V, options, step);
+    }
+
     public virtual void Dispose()
     {
         Pool.Dispose();
         GC.SuppressFinalize(this);
     }
 }
+
+/// <summary>One parameter tensor of a batched AdamW step: the parameter, its gradient and its two moments (same shape).</summary>
+public readonly record struct AdamWTensor(Tensor Param, Tensor Grad, Tensor M, Tensor V);
 
 /// <summary>AdamW hyper-parameters.</summary>
 public sealed record AdamWOptions(float LearningRate = 1e-3f, float Beta1 = 0.9f, float Beta2 = 0.999f,

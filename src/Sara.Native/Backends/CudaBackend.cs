@@ -7,10 +7,18 @@ namespace Sara.Native.Backends;
 /// <summary>
 /// Implements every op by launching the project's kernels and calling BLAS/solvers on a kernel runtime:
 /// the real GPU (<see cref="GpuRuntime"/>) or the emulator (<see cref="EmulatedRuntime"/>). One backend, two runtimes.
+/// Every launch goes through the typed launchers of <see cref="Kernels"/> (checked against the kernel sources).
 /// </summary>
 public sealed partial class CudaBackend : Backend
 {
     private const int Threads = 256;
+
+    /// <summary>
+    /// Blocks a launch that moves more than 1 MB gets at least (launch census, bench/README.md): two waves on the 132 SMs
+    /// of an H200. Work splits are chosen from the shape and this constant only, never from the device, so the bits of
+    /// every result are the same on any GPU and on the emulator.
+    /// </summary>
+    internal const int TargetBlocks = 264;
 
     /// <summary>A backend on <paramref name="runtime"/>, which it then owns (Dispose disposes it); tensors rent from the runtime's pool.</summary>
     public CudaBackend(IKernelRuntime runtime) : base(runtime.Pool)
@@ -27,7 +35,7 @@ public sealed partial class CudaBackend : Backend
 
     private static uint CeilDiv(int a, int b) => (uint)((a + b - 1) / b);
 
-    private void Launch(string kernel, Dim3 grid, ReadOnlySpan<KernelArg> args) => Runtime.Launch(kernel, grid, Threads, 0, args);
+    private static int CeilDivInt(long a, long b) => checked((int)((a + b - 1) / b));
 
     public override void Synchronize() => Runtime.Synchronize();
 
@@ -49,37 +57,62 @@ public sealed partial class CudaBackend : Backend
     protected override void AddRowVectorCore(Tensor y, Tensor bias)
     {
         if (y.Length == 0) return;
-        Launch("sara_add_row_vector", GridFor(y.Length), [y.Ptr, bias.Ptr, y.Rows, y.Cols]);
+        Kernels.SaraAddRowVector(Runtime, GridFor(y.Length), Threads, 0, y, bias, y.Rows, y.Cols);
     }
 
-    protected override void ColumnSumCore(Tensor x, Tensor sum, float beta)
+    protected override void ColumnSumCore(Tensor x, Tensor sum, float beta) => ColumnSums(x, x.Rows, x.Cols, sum, beta);
+
+    /// <summary>How a column sum over rows x cols is cut: row slices of <c>Slice</c> rows (Slices of them; 1: no finish).</summary>
+    internal readonly record struct ColumnSumPlan(bool Narrow, int ColumnTiles, int Slice, int Slices);
+
+    /// <summary>
+    /// One slice when x is under 256 KB (one launch, no partials); else the fewest row slices that give the launch
+    /// <see cref="TargetBlocks"/> blocks. <paramref name="vec4"/>: the kernel reads 4 columns per lane (cols % 4 == 0, aligned).
+    /// </summary>
+    internal static ColumnSumPlan PlanColumnSum(int rows, int cols, bool vec4)
     {
-        if (x.Cols == 0) return;
-        Launch("sara_column_sum", CeilDiv(x.Cols, 32), [x.Ptr, sum.Ptr, x.Rows, x.Cols, beta]);
+        var narrow = cols < 32;
+        var tiles = narrow ? 1 : CeilDivInt(cols, 32 * (vec4 ? 4 : 1));
+        if (rows == 0 || 4L * rows * cols <= 256 * 1024) return new ColumnSumPlan(narrow, tiles, Math.Max(rows, 1), 1);
+        var want = CeilDivInt(TargetBlocks, tiles);
+        var slice = Math.Max(1, rows / want);
+        return new ColumnSumPlan(narrow, tiles, slice, CeilDivInt(rows, slice));
+    }
+
+    /// <summary>sum[c] = beta * sum[c] + column sums of x (rows x cols, row-major), in a fixed order.</summary>
+    private void ColumnSums(Tensor x, int rows, int cols, Tensor sum, float beta)
+    {
+        if (cols == 0) return;
+        var p = PlanColumnSum(rows, cols, cols % 4 == 0 && x.Ptr % 16 == 0);
+        using var part = p.Slices > 1 ? Empty(p.Slices, cols) : null;
+        var grid = new Dim3((uint)p.ColumnTiles, (uint)p.Slices);
+        if (p.Narrow) Kernels.SaraColumnSumNarrow(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta);
+        else Kernels.SaraColumnSum(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta);
+        if (part is not null) Kernels.SaraColumnSumFinish(Runtime, CeilDiv(cols, Threads), Threads, 0, part, p.Slices, sum, cols, beta);
     }
 
     protected override void AxpbyCore(float a, Tensor x, float b, Tensor y)
     {
         if (y.Length == 0) return;
-        Launch("sara_axpby", GridFor(y.Length), [y.Ptr, x.Ptr, a, b, y.Length]);
+        Kernels.SaraAxpby(Runtime, GridFor(y.Length), Threads, 0, y, x, a, b, y.Length);
     }
 
     protected override void ScaleColumnsCore(Tensor x, Tensor v, Tensor y)
     {
         if (y.Length == 0) return;
-        Launch("sara_scale_columns", GridFor(y.Length), [y.Ptr, x.Ptr, v.Ptr, x.Rows, x.Cols]);
+        Kernels.SaraScaleColumns(Runtime, GridFor(y.Length), Threads, 0, y, x, v, x.Rows, x.Cols);
     }
 
     protected override void ReluCore(Tensor x, Tensor y)
     {
         if (y.Length == 0) return;
-        Launch("sara_relu_fwd", GridFor(y.Length), [y.Ptr, x.Ptr, y.Length]);
+        Kernels.SaraReluFwd(Runtime, GridFor(y.Length), Threads, 0, y, x, y.Length);
     }
 
     protected override void ReluBackwardCore(Tensor dy, Tensor y, Tensor dx, float beta)
     {
         if (y.Length == 0) return;
-        Launch("sara_relu_bwd", GridFor(y.Length), [dx.Ptr, dy.Ptr, y.Ptr, beta, y.Length]);
+        Kernels.SaraReluBwd(Runtime, GridFor(y.Length), Threads, 0, dx, dy, y, beta, y.Length);
     }
 
     protected override float MseLossCore(Tensor pred, Tensor target, Tensor grad)
@@ -87,8 +120,8 @@ public sealed partial class CudaBackend : Backend
         var blocks = GridFor(pred.Length);
         using var partial = Empty((int)blocks);
         using var loss = Empty(1);
-        Launch("sara_mse_fwd_bwd", blocks, [pred.Ptr, target.Ptr, grad.Ptr, partial.Ptr, pred.Length]);
-        Launch("sara_sum_partials", 1, [partial.Ptr, (int)blocks, 1f / pred.Length, loss.Ptr]);
+        Kernels.SaraMseFwdBwd(Runtime, blocks, Threads, 0, pred, target, grad, partial, pred.Length);
+        Kernels.SaraSumPartials(Runtime, 1, Threads, 0, partial, (int)blocks, 1f / pred.Length, loss);
         return loss.ToArray()[0];
     }
 
@@ -100,40 +133,50 @@ public sealed partial class CudaBackend : Backend
         Runtime.CopyToDevice(labelBuffer.Ptr, MemoryMarshal.AsBytes(labels));
         using var lossRow = Empty(t);
         using var loss = Empty(1);
-        Launch("sara_softmax_xent", CeilDiv(t, 8), [logits.Ptr, labelBuffer.Ptr, grad.Ptr, lossRow.Ptr, t, c]);
-        Launch("sara_sum_partials", 1, [lossRow.Ptr, t, 1f / t, loss.Ptr]);
+        Kernels.SaraSoftmaxXent(Runtime, CeilDiv(t, 8), Threads, 0, logits, labelBuffer, grad, lossRow, t, c);
+        Kernels.SaraSumPartials(Runtime, 1, Threads, 0, lossRow, t, 1f / t, loss);
         return loss.ToArray()[0];
     }
 
     protected override void AdamWCore(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWOptions o, int step)
+        => AdamWBatchCore([new AdamWTensor(param, grad, m, v)], o, step);
+
+    private const int AdamWThreads = 128;
+
+    /// <summary>
+    /// Elements per block of a batched AdamW launch over <paramref name="total"/> elements: a multiple of 128 chosen from
+    /// the total alone, so that any batch over 264 x 128 elements gets >= <see cref="TargetBlocks"/> blocks.
+    /// </summary>
+    internal static int AdamWChunk(long total) => AdamWThreads * (int)Math.Clamp(total / ((long)TargetBlocks * AdamWThreads), 1, 64);
+
+    protected override unsafe void AdamWBatchCore(IReadOnlyList<AdamWTensor> tensors, AdamWOptions o, int step)
     {
-        if (param.Length == 0) return;
         var (bc1, bc2) = o.BiasCorrections(step);
-        Launch("sara_adamw", GridFor(param.Length), [param.Ptr, grad.Ptr, m.Ptr, v.Ptr, param.Length,
-            o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, bc1, bc2]);
-    }
-
-    protected override void LowRankForwardCore(Tensor x, Tensor b, Tensor lambda, Tensor h, Tensor z)
-    {
-        int t = x.Rows, n = x.Cols, k = b.Rows;
-        if (t == 0) return;
-        Launch("sara_lowrank_fwd", new Dim3(CeilDiv(k, 32), CeilDiv(t, 64)), [x.Ptr, b.Ptr, lambda.Ptr, h.Ptr, z.Ptr, t, n, k]);
-    }
-
-    protected override void LowRankBackwardRankCore(Tensor g, Tensor a, Tensor? h, Tensor? lambda, float scale,
-        Tensor? dz, Tensor? dh, Tensor? dlambda)
-    {
-        int t = g.Rows, m = g.Cols, k = a.Cols;
-        if (t == 0)
+        var live = tensors.Where(t => t.Param.Length > 0).ToArray();
+        for (var start = 0; start < live.Length; start += AdamWSizes.Capacity)
         {
-            if (dlambda is not null) Fill(dlambda, 0f);
-            return;
+            var part = live.AsSpan(start, Math.Min(AdamWSizes.Capacity, live.Length - start)).ToArray();
+            long total = 0;
+            foreach (var t in part) total += t.Param.Length;
+            var sizes = new AdamWSizes { Count = part.Length, Chunk = AdamWChunk(total) };
+            var blocks = 0;
+            for (var i = 0; i < part.Length; i++)
+            {
+                sizes.N[i] = part[i].Param.Length;
+                sizes.FirstBlock[i] = blocks;
+                blocks = checked(blocks + CeilDivInt(part[i].Param.Length, sizes.Chunk));
+            }
+            sizes.FirstBlock[part.Length] = blocks;
+            // Tensor i's buffers (null past the batch's count: the kernel never reads them).
+            Tensor? P(int i) => i < part.Length ? part[i].Param : null;
+            Tensor? G(int i) => i < part.Length ? part[i].Grad : null;
+            Tensor? M(int i) => i < part.Length ? part[i].M : null;
+            Tensor? V(int i) => i < part.Length ? part[i].V : null;
+            Kernels.SaraAdamwBatch(Runtime, (uint)blocks, AdamWThreads, 0,
+                P(0), G(0), M(0), V(0), P(1), G(1), M(1), V(1), P(2), G(2), M(2), V(2), P(3), G(3), M(3), V(3),
+                P(4), G(4), M(4), V(4), P(5), G(5), M(5), V(5), P(6), G(6), M(6), V(6), P(7), G(7), M(7), V(7),
+                sizes, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, bc1, bc2);
         }
-        var tokenBlocks = CeilDiv(t, 64);
-        using var partial = dlambda is null ? null : Empty((int)tokenBlocks, k);
-        Launch("sara_lowrank_bwd_rank", new Dim3(CeilDiv(k, 32), tokenBlocks),
-            [g.Ptr, a.Ptr, h?.Ptr ?? 0, lambda?.Ptr ?? 0, scale, dz?.Ptr ?? 0, dh?.Ptr ?? 0, partial?.Ptr ?? 0, t, m, k]);
-        if (partial is not null) ColumnSumCore(partial, dlambda!, 0f);
     }
 
     /// <summary>

@@ -4,7 +4,11 @@ using Sara.Native.Tensors;
 
 namespace Sara.Native.Optim;
 
-/// <summary>AdamW over a set of parameters: one fused kernel launch per parameter tensor per step.</summary>
+/// <summary>
+/// AdamW over a set of parameters. A step updates every parameter with a gradient in one batched call per backend
+/// (<see cref="Backend.AdamW(IReadOnlyList{AdamWTensor}, AdamWOptions, int)"/>: on the GPU one kernel launch per up to 8
+/// tensors, so a layer's parameters take one launch).
+/// </summary>
 public sealed class AdamW : IDisposable
 {
     private readonly List<(Variable Param, Tensor M, Tensor V)> _state = new();
@@ -31,8 +35,8 @@ public sealed class AdamW : IDisposable
     public void Step(Tape tape)
     {
         StepCount++;
-        foreach (var (p, m, v) in _state)
-            if (p.HasGrad(tape)) p.Value.Backend.AdamW(p.Value, p.Grad!, m, v, Options, StepCount);
+        foreach (var group in _state.Where(s => s.Param.HasGrad(tape)).GroupBy(s => s.Param.Value.Backend))
+            group.Key.AdamW(group.Select(s => new AdamWTensor(s.Param.Value, s.Param.Grad!, s.M, s.V)).ToArray(), Options, StepCount);
     }
 
     public void Dispose()

@@ -205,6 +205,12 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
         HostLapack.Syevd(n, a, w);
     }
 
+    public void Dsyevd(int n, nint a, nint w)
+    {
+        Enter("cusolverDnDsyevd", count: ref _hostWaits);
+        HostLapack.Dsyevd(n, a, w);
+    }
+
     public void Synchronize() => Enter("cuStreamSynchronize", count: ref _hostWaits);
 
     /// <summary>

@@ -112,6 +112,23 @@ public sealed unsafe partial class GpuRuntime
         CopyDeviceToDevice(a, t.Ptr, (long)n * n * sizeof(float));
     }
 
+    public void Dsyevd(int n, nint a, nint w)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (n == 0) return;
+        RequirePointer(a, nameof(a));
+        RequirePointer(w, nameof(w));
+        Enter();
+        // Column-major: eigenvector i is column i, i.e. row i of the row-major buffer, as the interface promises.
+        Cusolver.Check(Cusolver.cusolverDnDsyevd_bufferSize(_solver, CusolverEigMode.Vector, CublasFillMode.Lower, n, a, n, w, out var lwork),
+            "cusolverDnDsyevd_bufferSize");
+        using var work = Scratch.Floats(this, 2L * Math.Max(lwork, 1));   // lwork counts doubles
+        using var info = Scratch.Ints(this, 1);
+        Cusolver.Check(Cusolver.cusolverDnDsyevd(_solver, CusolverEigMode.Vector, CublasFillMode.Lower, n, a, n, w, work.Ptr, lwork, info.Ptr),
+            "cusolverDnDsyevd");
+        CheckInfo(info.Ptr, "cusolverDnDsyevd");
+    }
+
     /// <summary>Column-major dst (srcCols x srcRows, ld srcCols) = transpose of column-major src (srcRows x srcCols, ld srcRows), via cublasSgeam.</summary>
     private void Transpose(int srcRows, int srcCols, nint src, nint dst)
     {

@@ -41,4 +41,8 @@ public static unsafe class HostLapack
     /// <summary>Eigenvalues ascending in w; eigenvectors as the columns of a.</summary>
     public static void Syevd(int n, nint a, nint w)
         => Lapacke.Check(Lapacke.Ssyevd(Lapacke.RowMajor, (byte)'V', (byte)'L', n, a, n, w), "LAPACKE_ssyevd");
+
+    /// <summary>Float64: eigenvalues ascending in w; row i of a (the column-major i-th column) the eigenvector of w[i].</summary>
+    public static void Dsyevd(int n, nint a, nint w)
+        => Lapacke.Check(Lapacke.Dsyevd(Lapacke.ColMajor, (byte)'V', (byte)'L', n, a, n, w), "LAPACKE_dsyevd");
 }

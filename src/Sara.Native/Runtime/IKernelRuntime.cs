@@ -67,6 +67,12 @@ public interface IKernelRuntime : IDisposable
     /// <summary>Symmetric eigen-decomposition of row-major a[n,n]: w ascending; a's columns become the eigenvectors (a[:,i] goes with w[i]).</summary>
     void Syevd(int n, nint a, nint w);
 
+    /// <summary>
+    /// Symmetric eigen-decomposition in float64 of the n x n matrix a (both triangles, symmetric): w (float64) ascending;
+    /// afterwards row i of a is the eigenvector of w[i] (the column-major convention of LAPACK, read row-major).
+    /// </summary>
+    void Dsyevd(int n, nint a, nint w);
+
     /// <summary>Waits until everything issued to <see cref="Stream"/> so far has finished.</summary>
     void Synchronize();
 }

@@ -139,10 +139,8 @@ public sealed class KrylovSvd : IDisposable
     /// <summary>
     /// The basis spans the whole short side: the SVD of X itself, through the Gram matrix as the Krylov path
     /// (<see cref="ProjectByGram"/> with the identity as basis; its values beyond the well-conditioned leading ones are
-    /// rough, which is why <see cref="RankPlanner"/> takes a dense layer's values from the vendor solver). When the
-    /// leading values span too much, the dense SVD of z = Y^T X on the eigenvector basis Y of X X^T: rows already nearly
-    /// orthogonal, so CudaBackend's one-sided Jacobi converges in few sweeps to float32 accuracy (on X's raw rows its
-    /// small values drifted by 1e-5).
+    /// rough, which is why <see cref="RankPlanner"/> takes a dense layer's values from the vendor solver), or, when the
+    /// leading values span too much, <see cref="Backend.SmallSvd"/> of X.
     /// </summary>
     private static KrylovSvd Dense(Backend backend, RowBlock w, int vectors)
     {
@@ -153,20 +151,8 @@ public sealed class KrylovSvd : IDisposable
         using var identity = Identity(backend, d);
         if (m <= n) backend.Copy(w, x);
         else backend.Gemm(identity, false, w, true, x);   // X = W^T, exactly (products with 1 and 0)
-        if (ProjectByGram(backend, x, identity, vectors) is var (gramValues, gramShort, gramLong))
-            return new KrylovSvd(backend, m, n, gramValues, true, gramShort, gramLong);
-        using var basis = EigenBasis(backend, x);
-        using var z = backend.Empty(d, D);
-        backend.Gemm(basis, false, x, false, z);
-        var (values, leadingShort, leadingLong) = Project(backend, z, basis, vectors);
+        var (values, leadingShort, leadingLong) = ProjectByGram(backend, x, identity, vectors) ?? Project(backend, x, identity, vectors);
         return new KrylovSvd(backend, m, n, values, true, leadingShort, leadingLong);
-    }
-
-    /// <summary>The eigenvectors of x x^T as rows, largest eigenvalue first: an orthonormal basis of x's row space.</summary>
-    private static Tensor EigenBasis(Backend backend, Tensor x)
-    {
-        var (_, rows) = GramEigen(backend, x, x.Rows);
-        return backend.FromArray(rows, x.Rows, x.Rows);
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ public class KernelCompileGateTests
         var problems = new List<string>();
         foreach (var arch in KernelGate.Arches)
         {
-            var r = KernelCompiler.Compile(file, source, KernelGate.Headers(), arch);
+            var r = KernelGate.Compile(file, arch);
             results.Add(r);
             problems.AddRange(KernelGate.Problems(r, declared).Select(p => $"{arch}: {p}"));
         }

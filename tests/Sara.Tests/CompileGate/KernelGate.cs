@@ -31,6 +31,16 @@ public static class KernelGate
     public static string[] SourceFiles() =>
         Directory.GetFiles(KernelsDirectory(), "*.cu").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string File, string Arch), Lazy<KernelCompileResult>> Compiled = new();
+
+    /// <summary>
+    /// NVRTC's compile of kernels/<paramref name="file"/> for <paramref name="arch"/>, once per test run (the compile gate,
+    /// the launch-surface and the census tests share it). The source is read from disk, as the gate checks it.
+    /// </summary>
+    public static KernelCompileResult Compile(string file, string arch) =>
+        Compiled.GetOrAdd((file, arch), key => new Lazy<KernelCompileResult>(() =>
+            KernelCompiler.Compile(key.File, File.ReadAllText(Path.Combine(KernelsDirectory(), key.File)), Headers(), key.Arch))).Value;
+
     public static IReadOnlyDictionary<string, string> Headers() =>
         Directory.GetFiles(KernelsDirectory(), "*.cuh").ToDictionary(p => Path.GetFileName(p), File.ReadAllText, StringComparer.Ordinal);
 

@@ -46,8 +46,11 @@ public class ElementwiseAndReductionTests
 
         using var z = backend.FromArray(ys, rows, cols);
         backend.Axpby(0.3f, x, -1.5f, z);
-        var want = Oracle.D(ys).Select((yv, i) => 0.3 * xs[i] - 1.5 * yv).ToArray();
-        Oracle.AssertClose(z.ToArray(), want, 1e-6, "axpby");
+        // The float32 coefficients (0.3f is not 0.3) and, where 0.3 x and 1.5 y cancel (a 1 x 1 case), the size of the
+        // terms set the scale: judged against |0.3f x| + |1.5 y| (the floor of Oracle.AssertClose).
+        var want = Oracle.D(ys).Select((yv, i) => (double)0.3f * xs[i] - 1.5 * yv).ToArray();
+        var terms = Oracle.D(ys).Select((yv, i) => Math.Abs((double)0.3f * xs[i]) + Math.Abs(1.5 * yv)).ToArray();
+        Oracle.AssertClose(z.ToArray(), want, terms, 1e-6, "axpby");
 
         using var w = Poison.Tensor(backend, rows, cols);
         backend.Axpby(2f, x, 0f, w);   // beta 0 must not read the poisoned output

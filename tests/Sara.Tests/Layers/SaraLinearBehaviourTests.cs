@@ -53,7 +53,7 @@ public class SaraLinearBehaviourTests
         Assert.That(cpu[^1], Is.Not.NaN.And.LessThan(cpu[0] / 100), "cpu loss must drop 100x");
         Assert.That(emu[^1], Is.Not.NaN.And.LessThan(emu[0] / 100), "emu loss must drop 100x");
         // Compared like every other output here: relative norm error of the whole curve (the late, tiny losses carry
-        // float32 noise from the two SVD paths - LAPACK on the CPU, the Jacobi kernel on the emulator - so the
+        // float32 noise from the two SVD paths - LAPACK on the CPU, the float64 Gram and Dsyevd on the emulator - so the
         // pointwise ratio is printed, not asserted).
         var curveErr = Oracle.RelErr(emu, Oracle.D(cpu));
         var maxRel = cpu.Zip(emu, (a, b) => Math.Abs(a - b) / Math.Max(Math.Abs(a), 1e-30)).Max();

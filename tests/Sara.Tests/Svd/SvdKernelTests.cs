@@ -12,7 +12,8 @@ namespace Sara.Tests.Svd;
 /// </summary>
 public class SvdKernelTests
 {
-    // Float32 Jacobi: each of ~7 sweeps rotates every row l times; measured errors 2e-6 to 1e-5 for l up to 128.
+    // The kernel runtime's small SVD is float64 (Gram + Dsyevd, see SmallSvdAccuracyTests); LAPACK's sgesdd on the CPU
+    // and the vendor's gesvd are float32: their errors, 2e-6 to 1e-5 for l up to 128, set the tolerance.
     private const double SmallSvdTolerance = 3e-5;
 
     public static IEnumerable<TestCaseData> SmallSvdCases() =>
@@ -37,7 +38,7 @@ public class SvdKernelTests
         backend.SmallSvd(b, s, u, vt);
 
         Assert.That(b.ToArray(), Is.EqualTo(bData), "b must not be modified");
-        // Two references that share nothing with the code under test (LAPACK on cpu, the Jacobi kernel elsewhere): the
+        // Two references that share nothing with the code under test (LAPACK on cpu, the float64 Gram and Dsyevd on the kernel runtime): the
         // tests' own float64 Jacobi of the stored b, and the spectrum b was built with (float32 storage moves it ~1e-7).
         var sRef = SubspaceError.SingularValues(Oracle.D(bData), l, n);
         var sGot = s.ToArray();
