@@ -181,7 +181,12 @@ public sealed class KrylovSvd : IDisposable
         return (lambda, rows);
     }
 
-    /// <summary>SVD of z = Q X (L x D) by the dense solver: values, Ub^T Q (c x d) and Vt (c x D).</summary>
+    /// <summary>
+    /// SVD of z = Q X (L x D) by the dense solver: values, Ub^T Q (c x d) and Vt (c x D). The rows of Vt past z's
+    /// numerical rank are rounding noise that the solver may leave far from orthogonal (the kernel runtime's Gram
+    /// small SVD computes them as U^T z, normalised), so Vt is orthonormalised once more, rows in order: the leading
+    /// rows move by their rounding only and the rest become an orthonormal completion.
+    /// </summary>
     private static (float[] Values, Tensor Short, Tensor Long) Project(Backend backend, RowBlock z, RowBlock basis, int vectors)
     {
         int width = z.Count;
@@ -195,6 +200,10 @@ public sealed class KrylovSvd : IDisposable
         {
             backend.SmallSvd(copy, s, ub, leadingLong);
             backend.Gemm(ub, true, basis, false, leadingShort);
+            var rows = new RowBlock(copy, 0, vectors);
+            backend.Copy(leadingLong, rows);
+            using (var qr = new TruncatedSvd.QrScratch(backend, vectors))   // nothing to project out: no coefficients needed
+                Orthonormalize(backend, rows, new RowBlock(leadingLong, 0, 0), leadingLong, qr.Gram, qr);
             return (s.ToArray(), leadingShort, leadingLong);
         }
         catch
