@@ -4,7 +4,7 @@ using Sara.Tests.Support;
 
 namespace Sara.Tests;
 
-/// <summary>Points the resolver at this checkout's emulator even when the test binaries live outside the tree; says the run's seed.</summary>
+/// <summary>Points the resolver at this checkout's emulator even when the test binaries live outside the tree; says the run's seed; removes temp builds afterwards.</summary>
 [SetUpFixture]
 public sealed class TestSetup
 {
@@ -16,4 +16,7 @@ public sealed class TestSetup
         TestContext.Progress.WriteLine($"random test inputs: {TestSeeds.Variable}={TestSeeds.RunSeed}{(TestSeeds.Forced ? " (forced)" : "")}; " +
                                        "a failing test's output repeats it with the command that replays its inputs");
     }
+
+    [OneTimeTearDown]
+    public void DeleteTempBuilds() => FakeCudaDriver.DeleteIfBuilt();
 }
