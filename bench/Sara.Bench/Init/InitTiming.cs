@@ -122,11 +122,7 @@ public static class InitTiming
         return w;
     }
 
-    private static double Median(IEnumerable<double> xs)
-    {
-        var s = xs.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-    }
+    private static double Median(IEnumerable<double> xs) => InitSummary.Median(xs.ToList());
 
     private static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "n/a";
 
