@@ -130,6 +130,12 @@ internal static class InitRunner
                             layerDone(new LayerDone(result.Plan, seconds, readSeconds, cpuSeconds, backend.Name, finished, mine.Count, elapsed, remaining,
                                 batch.Count));
                         }
+                    // The batch's factor arrays are large-object garbage now. Left to itself the GC let them pile up (on a
+                    // 4-block 7B-shaped checkpoint anonymous RSS grew ~13 MB a layer to a 1.09 GB peak, flat at 0.69 GB with
+                    // the managed heap capped), which would pass the 3 GB budget near 32 blocks; one full collection per batch
+                    // costs milliseconds against seconds of SVD.
+                    results.Clear();
+                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
                 }
             }
         }
