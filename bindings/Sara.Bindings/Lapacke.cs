@@ -52,4 +52,12 @@ public static partial class Lapacke
 
     [LibraryImport(Lib.Lapacke, EntryPoint = "LAPACKE_dpotrf")]
     public static partial int Dpotrf(int layout, byte uplo, int n, nint a, int lda);
+
+    /// <summary>Householder QR of a[m,n]: R in the upper triangle, the reflectors below it and in tau (min(m,n)).</summary>
+    [LibraryImport(Lib.Lapacke, EntryPoint = "LAPACKE_dgeqrf")]
+    public static partial int Dgeqrf(int layout, int m, int n, nint a, int lda, nint tau);
+
+    /// <summary>Forms the m x n Q (m &gt;= n &gt;= k) from the k reflectors dgeqrf left in a and tau.</summary>
+    [LibraryImport(Lib.Lapacke, EntryPoint = "LAPACKE_dorgqr")]
+    public static partial int Dorgqr(int layout, int m, int n, int k, nint a, int lda, nint tau);
 }

@@ -4,7 +4,7 @@ using Spectre.Console;
 
 namespace Sara.Cli.Commands;
 
-/// <summary>`sara demo`: pretrain a small MLP, adapt it to a shifted task by full fine-tuning, SARA and Mo-SARA, report and save.</summary>
+/// <summary>`sara demo`: pretrain a small MLP, adapt it to a shifted task six ways (full fine-tuning, SARA, SARA lambda-only, two LoRAs, Mo-SARA), report and save.</summary>
 internal static class DemoCommand
 {
     public static Command Create(CliContext context)
@@ -14,8 +14,9 @@ internal static class DemoCommand
         var steps = CommonOptions.Number("--steps", [], "adaptation steps per method (pretraining runs twice as many)",
             DemoSettings.DefaultSteps, v => v >= 1, ">= 1");
         var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => Path.Combine("artifacts", "demo") };
-        var command = new Command("demo", "Pretrain a small MLP, adapt it to a shifted task three ways (full fine-tuning, SARA, Mo-SARA), "
-                                          + "print the measured figures side by side and write adapters, the merged model and a loss plot.")
+        var command = new Command("demo", "Pretrain a small MLP, adapt it to a shifted task by full fine-tuning, SARA, SARA with frozen directions, "
+                                          + "LoRA (at SARA's parameter count and r = 8) and Mo-SARA, each at the learning rate the same validation search "
+                                          + "chose; print the measured figures side by side and write adapters, the merged model, a PEFT LoRA and a loss plot.")
         {
             device, seed, steps, output,
         };

@@ -10,11 +10,12 @@ internal static class MergeCommand
 {
     public static Command Create(CliContext context)
     {
-        var basePath = new Argument<string>("base") { Description = "base checkpoint (.safetensors)" };
+        var basePath = new Argument<string>("base") { Description = "base checkpoint (.safetensors, or a sharded one's model.safetensors.index.json)" };
         var adapterPath = new Argument<string>("adapter") { Description = "SARA adapter (.safetensors written by AdapterFile)" };
         var output = new Option<string>("--output", "-o")
         {
-            Description = "merged checkpoint to write (.safetensors); never the base or the adapter, and not a symbolic link",
+            Description = "merged checkpoint to write (.safetensors; for a sharded base, an index .json in another folder, its shards written beside it); "
+                          + "never the base or the adapter, and not a symbolic link",
             Required = true,
         };
         var device = CommonOptions.Device();

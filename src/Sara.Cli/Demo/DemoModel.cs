@@ -1,6 +1,7 @@
 using Sara.Native.Autograd;
 using Sara.Native.Backends;
 using Sara.Native.Layers;
+using Sara.Native.Svd;
 
 namespace Sara.Cli.Demo;
 
@@ -9,7 +10,8 @@ internal sealed record ModelLayer(string Name, Func<Tape, Variable, Variable> Fo
 
 /// <summary>
 /// The demo network: l1 -> ReLU -> l2 -> ReLU -> l3 (logits), every step on the chosen backend (ReLU is the library's
-/// device op). Each of the three layers is a dense <see cref="Linear"/>, a <see cref="SaraLinear"/> or a <see cref="MoSaraLinear"/>.
+/// device op). Each of the three layers is a dense <see cref="Linear"/>, a <see cref="SaraLinear"/>, a <see cref="MoSaraLinear"/>
+/// or a <see cref="LoraLinear"/>.
 /// </summary>
 internal sealed class DemoModel(IReadOnlyList<ModelLayer> layers) : IDisposable
 {
@@ -36,25 +38,41 @@ internal sealed class DemoModel(IReadOnlyList<ModelLayer> layers) : IDisposable
         return new ModelLayer(l.Name, lin.Forward, lin.Parameters.ToList(), lin);
     }).ToList());
 
-    public static DemoModel Sara(Backend backend, HostMlp w, SaraOptions options, out List<SaraLinear> saraLayers)
-    {
-        var list = w.Layers.Select(l => SaraLinear.FromPretrained(backend, l.Name, l.Weight, l.Rows, l.Cols, l.Bias, options)).ToList();
-        saraLayers = list;
-        return new(list.Select(s => new ModelLayer(s.Name, s.Forward, s.Parameters.ToList(), s)).ToList());
-    }
+    /// <summary>SARA layers on <paramref name="w"/> from the given factors (one rank plan and SVD serves every run of the search).</summary>
+    public static DemoModel Sara(Backend backend, HostMlp w, IReadOnlyList<SaraFactors> factors, SaraOptions options) =>
+        new(w.Layers.Zip(factors, (l, f) =>
+        {
+            var s = SaraLinear.FromFactors(backend, l.Name, l.Weight, l.Rows, l.Cols, l.Bias, f.A, f.B, f.K, null, options);
+            return new ModelLayer(s.Name, s.Forward, s.Parameters.ToList(), s);
+        }).ToList());
 
-    public static DemoModel MoSara(Backend backend, HostMlp w, MoSaraOptions options, out List<MoSaraLinear> moLayers)
-    {
-        var list = w.Layers.Select(l => MoSaraLinear.FromPretrained(backend, l.Name, l.Weight, l.Rows, l.Cols, l.Bias, options)).ToList();
-        moLayers = list;
-        return new(list.Select(s => new ModelLayer(s.Name, s.Forward, s.Parameters.ToList(), s)).ToList());
-    }
+    /// <summary>Mo-SARA layers on <paramref name="w"/> from the same frozen factors (A = U_k, B = V_k^T).</summary>
+    public static DemoModel MoSara(Backend backend, HostMlp w, IReadOnlyList<SaraFactors> factors, MoSaraOptions options) =>
+        new(w.Layers.Zip(factors, (l, f) =>
+        {
+            var s = MoSaraLinear.FromFactors(backend, l.Name, l.Weight, l.Rows, l.Cols, l.Bias, f.A, f.B, f.K, options);
+            return new ModelLayer(s.Name, s.Forward, s.Parameters.ToList(), s);
+        }).ToList());
+
+    /// <summary>LoRA layers (PEFT's initialisation) of rank <paramref name="rank"/>, lora_A of layer i drawn from seed + i.</summary>
+    public static DemoModel Lora(Backend backend, HostMlp w, int rank, double alpha, int seed) =>
+        new(w.Layers.Select((l, i) =>
+        {
+            var s = LoraLinear.FromPretrained(backend, l.Name, l.Weight, l.Rows, l.Cols, l.Bias, new LoraOptions { Rank = rank, Alpha = alpha, Seed = seed + i });
+            return new ModelLayer(s.Name, s.Forward, s.Parameters.ToList(), s);
+        }).ToList());
+
+    /// <summary>The layers' owners as <typeparamref name="T"/> (SaraLinear, MoSaraLinear, LoraLinear).</summary>
+    public IReadOnlyList<T> Owners<T>() => Layers.Select(l => (T)l.Owner).ToList();
 
     public void Dispose()
     {
         foreach (var l in Layers) l.Owner.Dispose();
     }
 }
+
+/// <summary>A layer's SARA factors on the host: A = U_k (Rows x K), B = V_k^T (K x Cols), and how k was chosen.</summary>
+public sealed record SaraFactors(int K, float[] A, float[] B, LayerRank Plan);
 
 /// <summary>One dense layer's weights on the host: W (Rows x Cols = out x in, row-major) and bias (Rows).</summary>
 public sealed record HostLayer(string Name, int Rows, int Cols, float[] Weight, float[] Bias);

@@ -1,7 +1,17 @@
 namespace Sara.Cli.Demo;
 
 /// <summary>A labelled data set on the host: inputs (Count x Features, row-major) and class labels.</summary>
-public sealed record DataSet(float[] Inputs, int[] Labels, int Count, int Features, int Classes);
+public sealed record DataSet(float[] Inputs, int[] Labels, int Count, int Features, int Classes)
+{
+    /// <summary>The first <paramref name="count"/> examples and the rest (e.g. a training and a validation split).</summary>
+    public (DataSet First, DataSet Remainder) Split(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(count, Count);
+        return (new DataSet(Inputs[..(count * Features)], Labels[..count], count, Features, Classes),
+            new DataSet(Inputs[(count * Features)..], Labels[count..], Count - count, Features, Classes));
+    }
+}
 
 /// <summary>
 /// The demo's synthetic classification tasks. Inputs x ~ N(0, I_d). A random teacher network labels them:

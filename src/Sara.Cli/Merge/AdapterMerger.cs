@@ -9,7 +9,8 @@ namespace Sara.Cli.Merge;
 /// Folds a SARA adapter into its base checkpoint: for each adapted layer W' = W0 + s A diag(lambda) B, computed on the
 /// chosen backend by <see cref="SaraLinear.Merge"/>; every other tensor is copied byte for byte. The output keeps the
 /// base's tensor names, order, shapes and dtypes. An adapter layer "L" applies to the base tensor "L" or, failing that, "L.weight";
-/// conv weights (out x in x kh x kw) are merged as out x (in*kh*kw). Mo-SARA adapters are refused.
+/// conv weights (out x in x kh x kw) are merged as out x (in*kh*kw). Mo-SARA adapters are refused. A sharded base
+/// (<c>model.safetensors.index.json</c>) is merged shard by shard into the same layout (<see cref="ShardedMerger"/>).
 /// <para>
 /// Safety: the output may not be the base or the adapter (same file by device and inode; see <see cref="OutputFile"/>).
 /// An adapter holding NaN or infinity is refused, naming the tensor; a layer whose merged weights would become
@@ -24,29 +25,61 @@ public static class AdapterMerger
 
     public static Result Merge(Backend backend, string basePath, string adapterPath, string outputPath)
     {
+        if (ShardedMerger.IsIndex(basePath)) return ShardedMerger.Merge(backend, basePath, adapterPath, outputPath);
+        if (ShardedMerger.IsIndex(outputPath))
+            throw new ArgumentException($"the output '{SafeText.Line(outputPath)}' is a shard index, but the base '{SafeText.Line(basePath)}' is one file: "
+                                        + "the output keeps the base's layout", nameof(outputPath));
         OutputFile.Check(outputPath, "the output", [(basePath, "base checkpoint"), (adapterPath, "adapter")]);
+        var adapter = LoadSara(adapterPath);
+        using var file = SafetensorsFile.Open(basePath);
+        var targets = Targets(file, adapter);
+        var writer = MergedWriter(backend, file, targets, (float)adapter.Metadata.Scale);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPath))!);
+        writer.Save(outputPath);
+        return new Result(targets.Count, file.Tensors.Count - targets.Count);
+    }
+
+    /// <summary>Loads an adapter for merging: Mo-SARA and non-finite values are refused with the reason.</summary>
+    internal static AdapterFile LoadSara(string adapterPath)
+    {
         var adapter = AdapterFile.Load(adapterPath);
         if (adapter.Metadata.Method == AdapterMethod.MoSara)
             throw new NotSupportedException(
                 $"'{SafeText.Line(adapterPath)}' is a Mo-SARA adapter: it cannot be merged into the base weights, because its singular-value scaling depends on each token through the router gates; only SARA adapters merge");
         RefuseNonFinite(adapter, adapterPath);
-        using var file = SafetensorsFile.Open(basePath);
+        return adapter;
+    }
 
+    /// <summary>
+    /// The base tensor each adapter layer merges into ("L", or failing that "L.weight"), checked: a float dtype, a shape an
+    /// int indexes, the layer's shape; a layer with no base tensor is named as extra (one <see cref="AdapterMismatchException"/>
+    /// lists every problem).
+    /// </summary>
+    internal static Dictionary<string, AdapterLayer> Targets(ISafetensorsSource source, AdapterFile adapter)
+    {
         var targets = new Dictionary<string, AdapterLayer>(StringComparer.Ordinal);
         var shapes = new Dictionary<string, (int Rows, int Cols)>(StringComparer.Ordinal);
         foreach (var layer in adapter.Layers)
         {
-            var name = file.Contains(layer.Name) ? layer.Name : file.Contains(layer.Name + ".weight") ? layer.Name + ".weight" : null;
+            var name = source.Contains(layer.Name) ? layer.Name : source.Contains(layer.Name + ".weight") ? layer.Name + ".weight" : null;
             if (name is null) continue; // reported as an extra layer by ValidateAgainstBase below
-            var info = file.GetInfo(name);
+            var info = source.GetInfo(name);
             if (!SafetensorsDTypes.IsReadableAsFloat(info.DType))
-                throw new ArgumentException($"base tensor '{SafeText.Name(name)}' is {info.DType}, not a float weight", nameof(basePath));
-            shapes[layer.Name] = MatrixShape(file.Path, info);
+                throw new ArgumentException($"base tensor '{SafeText.Name(name)}' is {info.DType}, not a float weight", nameof(source));
+            shapes[layer.Name] = MatrixShape(source.Path, info);
             targets[name] = layer;
         }
         adapter.ValidateAgainstBase(shapes, allowUnadaptedBaseLayers: true); // a layer with no base tensor is named as extra
+        return targets;
+    }
 
-        var scale = (float)adapter.Metadata.Scale;
+    /// <summary>
+    /// A writer that streams <paramref name="file"/> with each tensor in <paramref name="targets"/> merged when it is written
+    /// and every other tensor copied byte for byte: same names, order, shapes, dtypes and metadata. The file must stay
+    /// open until the writer has written.
+    /// </summary>
+    internal static SafetensorsWriter MergedWriter(Backend backend, SafetensorsFile file, IReadOnlyDictionary<string, AdapterLayer> targets, float scale)
+    {
         var writer = new SafetensorsWriter();
         foreach (var (k, v) in file.Metadata) writer.Metadata[k] = v;
         // One host buffer per distinct tensor size, reused: the writer encodes each merged tensor before the next is made.
@@ -60,9 +93,7 @@ public static class AdapterMerger
             else
                 writer.AddRawLazy(name, info.DType, info.Shape, stream => file.CopyBytes(name, stream));
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPath))!);
-        writer.Save(outputPath);
-        return new Result(targets.Count, file.Tensors.Count - targets.Count);
+        return writer;
     }
 
     /// <summary>W0 + s A diag(lambda) B on the backend (SaraLinear's merge), as a row-major m x n array.</summary>

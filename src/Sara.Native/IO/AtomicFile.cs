@@ -60,6 +60,50 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// Writes several files as one output (a sharded checkpoint and its index): each through its own temporary file beside
+    /// its target, named as <see cref="Write"/> names them (so a killed run's leftovers are removed the same way); only when
+    /// every write has succeeded are the temporaries renamed over their targets, in the order given (put an index last).
+    /// A failure before the renames leaves every target untouched and deletes the temporaries.
+    /// </summary>
+    public static void WriteAll(IReadOnlyList<(string Path, Action<FileStream> Write)> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var fulls = files.Select(f => Path.GetFullPath(f.Path)).ToList();
+        if (fulls.Distinct(StringComparer.Ordinal).Count() != fulls.Count)
+            throw new ArgumentException("two of the files have the same path", nameof(files));
+        foreach (var full in fulls)
+        {
+            string dir = Path.GetDirectoryName(full)!;
+            if (!Directory.Exists(dir))
+                throw new DirectoryNotFoundException($"folder '{SafeText.Line(dir)}' of '{SafeText.Line(full)}' does not exist");
+            RemoveStaleTemps(full);
+        }
+        var temps = new List<string>();
+        try
+        {
+            for (var i = 0; i < files.Count; i++)
+            {
+                string temp = TempPath(fulls[i]);
+                InFlight.TryAdd(temp, 0);
+                temps.Add(temp);
+                using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+                files[i].Write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            for (var i = 0; i < files.Count; i++) File.Move(temps[i], fulls[i], overwrite: true);
+        }
+        catch
+        {
+            foreach (var temp in temps) TryDelete(temp);
+            throw;
+        }
+        finally
+        {
+            foreach (var temp in temps) InFlight.TryRemove(temp, out _);
+        }
+    }
+
     /// <summary>Writes <paramref name="bytes"/> atomically.</summary>
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {

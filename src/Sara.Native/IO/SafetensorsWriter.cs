@@ -79,18 +79,19 @@ public sealed class SafetensorsWriter
     }
 
     /// <summary>Writes the file. An existing file at <paramref name="path"/> is replaced only on success.</summary>
-    public void Save(string path)
+    public void Save(string path) => AtomicFile.Write(path, WriteTo);
+
+    /// <summary>Writes the file's bytes to <paramref name="stream"/> (what <see cref="Save"/> writes; e.g. for <see cref="AtomicFile.WriteAll"/>).</summary>
+    public void WriteTo(FileStream stream)
     {
+        ArgumentNullException.ThrowIfNull(stream);
         byte[] header = BuildHeader();
-        AtomicFile.Write(path, stream =>
-        {
-            Span<byte> prefix = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-            stream.Write(prefix);
-            stream.Write(header);
-            var buffer = new byte[ChunkElements * 8];
-            foreach (var e in _entries) WriteData(stream, e, buffer);
-        });
+        Span<byte> prefix = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+        stream.Write(prefix);
+        stream.Write(header);
+        var buffer = new byte[ChunkElements * 8];
+        foreach (var e in _entries) WriteData(stream, e, buffer);
     }
 
     private static void WriteData(FileStream stream, Entry e, byte[] buffer)

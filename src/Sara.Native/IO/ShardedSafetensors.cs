@@ -142,18 +142,23 @@ public sealed class ShardedSafetensors : ISafetensorsSource
     public static void WriteIndex(string indexPath, IReadOnlyDictionary<string, string> weightMap, long totalSize)
     {
         ArgumentNullException.ThrowIfNull(weightMap);
-        AtomicFile.Write(indexPath, stream =>
-        {
-            using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-            json.WriteStartObject();
-            json.WriteStartObject("metadata");
-            json.WriteNumber("total_size", totalSize);
-            json.WriteEndObject();
-            json.WriteStartObject("weight_map");
-            foreach (var (tensor, shard) in weightMap.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                json.WriteString(tensor, shard);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        });
+        AtomicFile.Write(indexPath, stream => WriteIndex(stream, weightMap, totalSize));
+    }
+
+    /// <summary>The index JSON (<c>metadata.total_size</c>, <c>weight_map</c> sorted by tensor name) written to <paramref name="stream"/>.</summary>
+    public static void WriteIndex(Stream stream, IReadOnlyDictionary<string, string> weightMap, long totalSize)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(weightMap);
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteStartObject("metadata");
+        json.WriteNumber("total_size", totalSize);
+        json.WriteEndObject();
+        json.WriteStartObject("weight_map");
+        foreach (var (tensor, shard) in weightMap.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            json.WriteString(tensor, shard);
+        json.WriteEndObject();
+        json.WriteEndObject();
     }
 }

@@ -45,4 +45,50 @@ public static unsafe class HostLapack
     /// <summary>Float64: eigenvalues ascending in w; row i of a (the column-major i-th column) the eigenvector of w[i].</summary>
     public static void Dsyevd(int n, nint a, nint w)
         => Lapacke.Check(Lapacke.Dsyevd(Lapacke.ColMajor, (byte)'V', (byte)'L', n, a, n, w), "LAPACKE_dsyevd");
+
+    /// <summary>
+    /// Thin QR of row-major a[m,n] in float64 (dgeqrf + dorgqr): a = q r with q[m,p] orthonormal columns and r[p,n]
+    /// upper trapezoidal, p = min(m, n). <paramref name="a"/> is not modified.
+    /// </summary>
+    public static (double[] Q, double[] R) ThinQr(ReadOnlySpan<double> a, int m, int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(m, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        if (a.Length != (long)m * n) throw new ArgumentException($"a must hold {m} x {n} values; got {a.Length}", nameof(a));
+        var p = Math.Min(m, n);
+        var work = a.ToArray();
+        var tau = new double[p];
+        var r = new double[(long)p * n];
+        var q = new double[(long)m * p];
+        fixed (double* w = work, t = tau)
+        {
+            Lapacke.Check(Lapacke.Dgeqrf(Lapacke.RowMajor, m, n, (nint)w, n, (nint)t), "LAPACKE_dgeqrf");
+            for (var i = 0; i < p; i++)
+                for (var j = i; j < n; j++) r[(long)i * n + j] = w[(long)i * n + j];
+            // Q is the leading m x p block once dorgqr has expanded the reflectors in place (lda stays n >= p).
+            Lapacke.Check(Lapacke.Dorgqr(Lapacke.RowMajor, m, p, p, (nint)w, n, (nint)t), "LAPACKE_dorgqr");
+            for (var i = 0; i < m; i++)
+                for (var j = 0; j < p; j++) q[(long)i * p + j] = w[(long)i * n + j];
+        }
+        return (q, r);
+    }
+
+    /// <summary>
+    /// SVD of row-major a[m,n] in float64 (dgesdd): a = u diag(s) vt, s descending, u[m,p], vt[p,n], p = min(m, n).
+    /// <paramref name="a"/> is not modified.
+    /// </summary>
+    public static (double[] U, double[] S, double[] Vt) Svd(ReadOnlySpan<double> a, int m, int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(m, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        if (a.Length != (long)m * n) throw new ArgumentException($"a must hold {m} x {n} values; got {a.Length}", nameof(a));
+        var p = Math.Min(m, n);
+        var work = a.ToArray();
+        var s = new double[p];
+        var u = new double[(long)m * p];
+        var vt = new double[(long)p * n];
+        fixed (double* w = work, sp = s, up = u, vp = vt)
+            Lapacke.Check(Lapacke.Dgesdd(Lapacke.RowMajor, (byte)'S', m, n, (nint)w, n, (nint)sp, (nint)up, p, (nint)vp, n), "LAPACKE_dgesdd");
+        return (u, s, vt);
+    }
 }

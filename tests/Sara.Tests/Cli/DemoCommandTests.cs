@@ -33,7 +33,7 @@ public sealed partial class DemoCommandTests : CliTestBase
 
         string F(string name) => Path.Combine(outDir, name);
         foreach (var name in new[] { "base_model.safetensors", "sara_adapter.safetensors", "sara_merged_model.safetensors",
-                     "mosara_adapter.safetensors", "loss_curves.png", "demo_summary.json" })
+                     "mosara_adapter.safetensors", "loss_curves.png", "demo_summary.json", "lora_peft/adapter_model.safetensors", "lora_peft/adapter_config.json" })
             Assert.That(new FileInfo(F(name)).Length, Is.GreaterThan(100), name);
         Assert.That(File.ReadAllBytes(F("loss_curves.png"))[1..4], Is.EqualTo("PNG"u8.ToArray()));
 
@@ -52,6 +52,24 @@ public sealed partial class DemoCommandTests : CliTestBase
         Assert.That(moRow[1], Is.EqualTo(string.Join("/", mo.Layers.Select(l => l.K))));
         var e = mo.Metadata.Experts;
         Assert.That(Count(moRow[2]), Is.EqualTo(mo.Layers.Sum(l => 2L * e * l.K + e)));
+        var frozenRow = Row(run.Out, "SARA (lambda only)");
+        Assert.That(frozenRow[1], Is.EqualTo(saraRow[1]));
+        Assert.That(Count(frozenRow[2]), Is.EqualTo(sara.Layers.Sum(l => (long)l.K)));
+        // LoRA at the rank whose r (m + n) is closest to SARA's count, and at r = 8.
+        var sumMn = baseMlp.Sum(l => (long)l.Rows + l.Cols);
+        var matched = (int)Math.Max(1, Math.Round((double)Count(saraRow[2]) / sumMn));
+        var loraRows = new[] { matched, 8 }.Distinct().Select(r => (R: r, Cells: Row(run.Out, $"LoRA (r={r})"))).ToList();
+        foreach (var (r, cells) in loraRows)
+        {
+            Assert.That(cells[1], Is.EqualTo($"{r}/{r}/{r}"));
+            Assert.That(Count(cells[2]), Is.EqualTo(r * sumMn), $"LoRA r = {r}: r (m + n) per layer");
+        }
+        // Every method's learning rate is one of the search's, and the search table lists each method.
+        var grid = new DemoSettings(null, seed, 25, outDir).LearningRates.Select(v => (double)v).ToList();
+        foreach (var row in new[] { fullRow, saraRow, frozenRow, moRow }.Concat(loraRows.Select(x => x.Cells)))
+            Assert.That(grid, Has.Some.EqualTo(Number(row[10])).Within(1e-9), $"{row[0]}: chosen learning rate {row[10]}");
+        Assert.That(run.Out, Does.Contain("learning-rate search: validation accuracy after 4 steps"));
+        Assert.That(run.Out, Does.Contain("Mo-SARA (").And.Contain("its best validation accuracy over the 4 rates"));
 
         // The saved merged model is W0 + s A diag(lambda) B of the saved base and adapter (float64 here).
         Assert.That(sara.Layers, Has.Count.EqualTo(baseMlp.Length));
@@ -76,6 +94,16 @@ public sealed partial class DemoCommandTests : CliTestBase
         Assert.That(mergedLine.Success, Is.True, "the merged-model line");
         Assert.That(double.Parse(mergedLine.Groups[1].Value, CultureInfo.InvariantCulture), Is.EqualTo(100 * after.Accuracy).Within(0.1), "merged accuracy");
         Assert.That(double.Parse(mergedLine.Groups[2].Value, CultureInfo.InvariantCulture), Is.EqualTo(after.Loss).Within(2e-4 + 1e-4 * after.Loss), "merged loss");
+        // The LoRA r = 8 row re-scored from the saved PEFT folder: W0 + scaling lora_B lora_A, by the tests' own PEFT reference.
+        var peft = Peft.PeftReference.Load(F("lora_peft"));
+        Assert.That((peft.R, peft.Alpha), Is.EqualTo((8, 8.0)));
+        var loraMlp = baseMlp.Select(l => l with
+        {
+            Weight = Oracle.Add(Oracle.D(l.Weight), peft.Update(l.Name, Peft.PeftReference.Rule.Current)).Select(v => (float)v).ToArray(),
+        }).ToArray();
+        var lora8 = Score(loraMlp, shiftTest.Inputs, shiftTest.Labels);
+        Assert.That(Number(Row(run.Out, "LoRA (r=8)")[5]), Is.EqualTo(100 * lora8.Accuracy).Within(0.25), "LoRA r = 8 acc after");
+
         foreach (var row in new[] { fullRow, saraRow, moRow })
         {
             Assert.That(Number(row[8]), Is.GreaterThan(0), "ms/step measured");
@@ -94,6 +122,39 @@ public sealed partial class DemoCommandTests : CliTestBase
             var rel = Math.Sqrt(x.Zip(y, (p, q) => (double)(p - q) * (p - q)).Sum() / y.Sum(q => (double)q * q));
             Assert.That(rel, Is.Not.NaN.And.LessThan(1e-6), t.Name);
         }
+    }
+
+    [Test]
+    public void TheDemosSaraAdapterExportsToPeftAndReproducesItsLayers()
+    {
+        var seed = new Rand().Int(1, 1000).ToString(CultureInfo.InvariantCulture);
+        var outDir = PathOf("demo");
+        Assert.That(Sara("demo", "--steps", "12", "--seed", seed, "--device", "cpu", "--out", outDir).ExitCode, Is.EqualTo(0));
+        var w0 = ReadMlp(Path.Combine(outDir, "base_model.safetensors")).ToDictionary(l => l.Name, l => l.Weight);
+        foreach (var portable in new[] { false, true })
+            Peft.PeftExportTests.AssertExportReproducesSara(Path.Combine(outDir, "sara_adapter.safetensors"), w0, portable, PathOf($"peft-{portable}"), new Rand());
+        var imported = Sara("import-peft", Path.Combine(outDir, "lora_peft"), "-o", PathOf("from_lora.safetensors"));
+        Assert.That(imported.ExitCode, Is.EqualTo(0), imported.Err);
+        Assert.That(AdapterFile.Load(PathOf("from_lora.safetensors")).Layers.Select(l => l.Name), Is.EqualTo(new[] { "l1", "l2", "l3" }));
+    }
+
+    [Test]
+    public void ATrainingRunContinuedGivesTheSameBitsAsOneRun()
+    {
+        // The learning-rate search continues its winning trial instead of training the chosen rate again from the start.
+        var settings = new DemoSettings("cpu", 3, 10, PathOf("x")) { TrainCount = 1024, TestCount = 256 };
+        var (train, _, _, _) = new SyntheticTask(settings.Seed).Build(settings.TrainCount, settings.TestCount);
+        using var backend = Native.Backends.Devices.Create("cpu");
+        using var batches = new DeviceBatches(backend, train, 128);
+        var w = HostMlp.Init(DemoSettings.Widths, 5);
+        float[] Params(DemoModel m) => m.Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
+        using var one = DemoModel.Lora(backend, w, 4, 8, 11);
+        var oneRun = Trainer.Train(backend, one, batches, 10, new Native.Backends.AdamWOptions(1e-2f));
+        using var two = DemoModel.Lora(backend, w, 4, 8, 11);
+        using var adam = new Native.Optim.AdamW(two.Parameters, new Native.Backends.AdamWOptions(1e-2f));
+        var twoRun = Trainer.Train(backend, two, batches, 3, adam).Then(Trainer.Train(backend, two, batches, 7, adam, firstStep: 3));
+        Assert.That(twoRun.Losses, Is.EqualTo(oneRun.Losses));
+        Assert.That(Params(two), Is.EqualTo(Params(one)));
     }
 
     private sealed record Dense(string Name, int Rows, int Cols, float[] Weight, float[] Bias);

@@ -9,6 +9,8 @@ public sealed class UsageTests : CliTestBase
     [TestCase("analyze", "--threshold", "--criterion", "--min-rank", "--max-rank", "--include", "--exclude", "--device", "--experts", "--json", "--plot")]
     [TestCase("demo", "--device", "--seed", "--steps", "--out")]
     [TestCase("merge", "--output", "--device")]
+    [TestCase("export", "--format", "--output", "--portable", "--prefix", "--base-model")]
+    [TestCase("import-peft", "--output", "--prefix", "--rank-tolerance")]
     [TestCase("smoke", "--device")]
     public void HelpListsTheOptions(string command, params string[] options)
     {
@@ -23,7 +25,7 @@ public sealed class UsageTests : CliTestBase
     {
         var run = Sara("--help");
         Assert.That(run.ExitCode, Is.EqualTo(0));
-        foreach (var c in new[] { "analyze", "demo", "merge", "smoke" }) Assert.That(run.Out, Does.Contain(c));
+        foreach (var c in new[] { "analyze", "demo", "export", "import-peft", "merge", "smoke" }) Assert.That(run.Out, Does.Contain(c));
     }
 
     private string SmallCheckpoint()
@@ -72,6 +74,9 @@ public sealed class UsageTests : CliTestBase
 
     [Test]
     public void MergeWithoutOutput() => AssertOneLineError(Sara("merge", "a.safetensors", "b.safetensors"), "--output");
+
+    [Test]
+    public void ExportToAnUnknownFormat() => AssertOneLineError(Sara("export", "a.safetensors", "--format", "gguf", "-o", PathOf("d")), "--format");
 
     [Test]
     public void BadSteps() => AssertOneLineError(Sara("demo", "--steps", "0", "--out", PathOf("d")), "--steps");

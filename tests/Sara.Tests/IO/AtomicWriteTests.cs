@@ -53,6 +53,32 @@ public sealed class AtomicWriteTests : IoTestBase
     }
 
     [Test]
+    public void WriteAllReplacesEveryFileOrNone()
+    {
+        string first = WriteOriginal(out var before);
+        string second = FilePath("index.json");
+        File.WriteAllText(second, "old index");
+        // The second write fails: neither target changes (the first was complete but not yet renamed), no temporaries remain.
+        var e = Assert.Throws<IOException>(() => AtomicFile.WriteAll([
+            (first, s => new SafetensorsWriter().Add("v", [2], new float[] { 1, 2 }).WriteTo(s)),
+            (second, _ => throw new IOException("disk full (simulated)")),
+        ]));
+        Assert.That(e!.Message, Does.Contain("simulated"));
+        Assert.That(File.ReadAllBytes(first), Is.EqualTo(before));
+        Assert.That(File.ReadAllText(second), Is.EqualTo("old index"));
+        Assert.That(Directory.GetFiles(Folder), Is.EquivalentTo(new[] { first, second }), "no temporary file may remain");
+
+        AtomicFile.WriteAll([
+            (first, s => new SafetensorsWriter().Add("v", [2], new float[] { 1, 2 }).WriteTo(s)),
+            (second, s => s.Write("new index"u8)),
+        ]);
+        using (var file = SafetensorsFile.Open(first)) Assert.That(file.ReadFloats("v"), Is.EqualTo(new float[] { 1, 2 }));
+        Assert.That(File.ReadAllText(second), Is.EqualTo("new index"));
+        Assert.That(Directory.GetFiles(Folder), Has.Length.EqualTo(2));
+        Assert.Throws<ArgumentException>(() => AtomicFile.WriteAll([(first, _ => { }), (first, _ => { })]), "the same path twice");
+    }
+
+    [Test]
     public void MissingFolderIsReported()
     {
         string path = Path.Combine(Folder, "no", "such", "x.safetensors");

@@ -175,7 +175,7 @@ public class DenseAndLossGradientTests
         Assert.That(x2.Grad, Is.Null, "an input that needs no gradient gets none");
     }
 
-    private static void AssertMatchesFiniteDifferences(Func<double[], double> loss, double[] at, double[] analytic, string name)
+    internal static void AssertMatchesFiniteDifferences(Func<double[], double> loss, double[] at, double[] analytic, string name)
     {
         var p = (double[])at.Clone();
         var fd = new double[p.Length];
