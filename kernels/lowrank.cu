@@ -20,6 +20,13 @@
 // 2 shared float4 loads per 16 FMAs). Shared memory: 32 x BT + 32 x max(KT, 32) floats = 36 / 20 / 16 KB;
 // __launch_bounds__(256, 2): 88-127 registers, 0 spills, two blocks per SM.
 //
+// 16-bit activations (issue 13): the *_bf16 / *_f16 partial kernels read L (X or G) as bf16 / f16 through common.cuh's
+// bit-level helpers (sara_load4: one 64-bit load per 4 elements), widened to float32 as a stage is fetched; the stage,
+// the FMAs, P and the finish are float32, so the only error beside the 16-bit inputs is fp32 accumulation. R is float32:
+// SARA's A and B are fp32 master weights; Mo-SARA's frozen 16-bit A is widened by sara_convert into an m x k float32
+// scratch first (6 m k bytes: 1.5 MB at m = 4096, k = 64, against 32 MB of a bf16 G at T = 4096; every token tile re-reads
+// R from L2 anyway). Floors as below with 2 bytes per element of L: a bf16 X at T = n = 4096 halves the dominant term.
+//
 // Why not cuBLAS for X B^T and G A: its sgemm has no epilogue for Z = H (.) lambda or dlambda = colsum(dZ (.) H), so
 // it would need the same finish pass; the hand-written pair keeps the split and the summation order (and so the bits)
 // under our control on every GPU, and runs on the emulator, where CI executes it.
@@ -53,20 +60,22 @@ struct LrTile
 
 __device__ __forceinline__ float4 lr_zero4() { return make_float4(0.f, 0.f, 0.f, 0.f); }
 
-// Four consecutive elements p[base + 0..3], those at or past `valid` as 0 (scalar loads: any alignment).
-__device__ __forceinline__ float4 lr_ld4_tail(const float* __restrict__ p, long long base, int valid)
+// Four consecutive elements p[base + 0..3] of dtype TP, widened, those at or past `valid` as 0 (scalar loads: any alignment).
+template <int TP>
+__device__ __forceinline__ float4 lr_ld4_tail(const void* __restrict__ p, long long base, int valid)
 {
     float4 v = lr_zero4();
-    if (valid > 0) v.x = sara_ld(p, base);
-    if (valid > 1) v.y = sara_ld(p, base + 1);
-    if (valid > 2) v.z = sara_ld(p, base + 2);
-    if (valid > 3) v.w = sara_ld(p, base + 3);
+    if (valid > 0) v.x = sara_load<TP>(p, base);
+    if (valid > 1) v.y = sara_load<TP>(p, base + 1);
+    if (valid > 2) v.z = sara_load<TP>(p, base + 2);
+    if (valid > 3) v.w = sara_load<TP>(p, base + 3);
     return v;
 }
 
-// Issues the global loads of stage i0 into registers (nothing is stored yet). RT: R(j, i) = R[i * k + j].
-template <int KT, bool RT>
-__device__ __forceinline__ void lr_fetch(const float* __restrict__ L, const float* __restrict__ R, int T, int d, int k,
+// Issues the global loads of stage i0 into registers (nothing is stored yet). RT: R(j, i) = R[i * k + j]. TL: L's dtype
+// (widened to float32 as it is loaded; the stage in shared memory is float32 whatever TL is).
+template <int KT, bool RT, int TL>
+__device__ __forceinline__ void lr_fetch(const void* __restrict__ L, const float* __restrict__ R, int T, int d, int k,
                                          int t0, int j0, int i0, bool vec, float4 lr[LrTile<KT>::NL], float4 rr[LrTile<KT>::NR])
 {
     typedef LrTile<KT> Tile;
@@ -76,7 +85,7 @@ __device__ __forceinline__ void lr_fetch(const float* __restrict__ L, const floa
     {
         const int e = tid + LR_THREADS * q, r = e >> 3, i = i0 + 4 * (e & 7), t = t0 + r;
         const long long o = (long long)t * d + i;
-        lr[q] = (t >= T || i >= d) ? lr_zero4() : vec ? sara_ld4(L, o) : lr_ld4_tail(L, o, d - i);
+        lr[q] = (t >= T || i >= d) ? lr_zero4() : vec ? sara_load4<TL>(L, o) : lr_ld4_tail<TL>(L, o, d - i);
     }
 #pragma unroll
     for (int q = 0; q < Tile::NR; q++)
@@ -87,12 +96,12 @@ __device__ __forceinline__ void lr_fetch(const float* __restrict__ L, const floa
         if (!RT)
         {
             const int j = j0 + (e >> 3), i = i0 + 4 * (e & 7);
-            if (j < k && i < d) rr[q] = vec ? sara_ld4(R, (long long)j * d + i) : lr_ld4_tail(R, (long long)j * d + i, d - i);
+            if (j < k && i < d) rr[q] = vec ? sara_ld4(R, (long long)j * d + i) : lr_ld4_tail<SARA_F32>(R, (long long)j * d + i, d - i);
         }
         else
         {
             const int i = i0 + e / (KT / 4), j = j0 + 4 * (e % (KT / 4));
-            if (j < k && i < d) rr[q] = vec ? sara_ld4(R, (long long)i * k + j) : lr_ld4_tail(R, (long long)i * k + j, k - j);
+            if (j < k && i < d) rr[q] = vec ? sara_ld4(R, (long long)i * k + j) : lr_ld4_tail<SARA_F32>(R, (long long)i * k + j, k - j);
         }
     }
 }
@@ -134,9 +143,9 @@ __device__ __forceinline__ void lr_stage(float* __restrict__ Ls, float* __restri
     }
 }
 
-// P[blockIdx.z, t, j] = sum over the block's slice of d of L[t, i] R(j, i), for the block's BT x KT tile.
-template <int KT, bool RT>
-__device__ __forceinline__ void lr_partial(const float* __restrict__ L, const float* __restrict__ R, float* __restrict__ P,
+// P[blockIdx.z, t, j] = sum over the block's slice of d of L[t, i] R(j, i), for the block's BT x KT tile (L of dtype TL).
+template <int KT, bool RT, int TL>
+__device__ __forceinline__ void lr_partial(const void* __restrict__ L, const float* __restrict__ R, float* __restrict__ P,
                                            int T, int d, int k, int span)
 {
     typedef LrTile<KT> Tile;
@@ -145,7 +154,8 @@ __device__ __forceinline__ void lr_partial(const float* __restrict__ L, const fl
     const int tid = threadIdx.x, tx = tid % Tile::NTX, ty = tid / Tile::NTX;
     const int t0 = blockIdx.x * Tile::BT, j0 = blockIdx.y * KT;
     const int begin = blockIdx.z * span, end = sara_min(d, begin + span);
-    // Uniform over the grid: 128-bit loads need 16-byte rows (and pointers).
+    // Uniform over the grid: vector loads need rows of a multiple of 4 elements and 16-byte aligned pointers (a 16-bit
+    // L then loads 64 bits at 8-byte aligned offsets).
     const bool vec = sara_aligned16(L) && sara_aligned16(R) && (d & 3) == 0 && (!RT || (k & 3) == 0);
 
     float acc[4][4];
@@ -155,13 +165,13 @@ __device__ __forceinline__ void lr_partial(const float* __restrict__ L, const fl
         for (int b = 0; b < 4; b++) acc[a][b] = 0.f;
 
     float4 lr[Tile::NL], rr[Tile::NR];
-    lr_fetch<KT, RT>(L, R, T, d, k, t0, j0, begin, vec, lr, rr);
+    lr_fetch<KT, RT, TL>(L, R, T, d, k, t0, j0, begin, vec, lr, rr);
     lr_stage<KT, RT>(Ls, Rs, lr, rr);
     __syncthreads();
     for (int i0 = begin; i0 < end; i0 += LR_BD)
     {
         const bool more = i0 + LR_BD < end;   // uniform across the block
-        if (more) lr_fetch<KT, RT>(L, R, T, d, k, t0, j0, i0 + LR_BD, vec, lr, rr);
+        if (more) lr_fetch<KT, RT, TL>(L, R, T, d, k, t0, j0, i0 + LR_BD, vec, lr, rr);
 #pragma unroll 8
         for (int c = 0; c < LR_BD; c++)
         {
@@ -204,42 +214,126 @@ extern "C" __global__ void __launch_bounds__(256, 2)
 sara_lowrank_fwd_partial_k16(const float* __restrict__ X, const float* __restrict__ B, float* __restrict__ P,
                              int T, int n, int k, int span)
 {
-    lr_partial<16, false>(X, B, P, T, n, k, span);
+    lr_partial<16, false, SARA_F32>(X, B, P, T, n, k, span);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 2)
 sara_lowrank_fwd_partial_k32(const float* __restrict__ X, const float* __restrict__ B, float* __restrict__ P,
                              int T, int n, int k, int span)
 {
-    lr_partial<32, false>(X, B, P, T, n, k, span);
+    lr_partial<32, false, SARA_F32>(X, B, P, T, n, k, span);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 2)
 sara_lowrank_fwd_partial_k64(const float* __restrict__ X, const float* __restrict__ B, float* __restrict__ P,
                              int T, int n, int k, int span)
 {
-    lr_partial<64, false>(X, B, P, T, n, k, span);
+    lr_partial<64, false, SARA_F32>(X, B, P, T, n, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_fwd_partial_k16_bf16(const unsigned short* __restrict__ X, const float* __restrict__ B, float* __restrict__ P,
+                                  int T, int n, int k, int span)
+{
+    lr_partial<16, false, SARA_BF16>(X, B, P, T, n, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_fwd_partial_k32_bf16(const unsigned short* __restrict__ X, const float* __restrict__ B, float* __restrict__ P,
+                                  int T, int n, int k, int span)
+{
+    lr_partial<32, false, SARA_BF16>(X, B, P, T, n, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_fwd_partial_k64_bf16(const unsigned short* __restrict__ X, const float* __restrict__ B, float* __restrict__ P,
+                                  int T, int n, int k, int span)
+{
+    lr_partial<64, false, SARA_BF16>(X, B, P, T, n, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_fwd_partial_k16_f16(const unsigned short* __restrict__ X, const float* __restrict__ B, float* __restrict__ P,
+                                 int T, int n, int k, int span)
+{
+    lr_partial<16, false, SARA_F16>(X, B, P, T, n, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_fwd_partial_k32_f16(const unsigned short* __restrict__ X, const float* __restrict__ B, float* __restrict__ P,
+                                 int T, int n, int k, int span)
+{
+    lr_partial<32, false, SARA_F16>(X, B, P, T, n, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_fwd_partial_k64_f16(const unsigned short* __restrict__ X, const float* __restrict__ B, float* __restrict__ P,
+                                 int T, int n, int k, int span)
+{
+    lr_partial<64, false, SARA_F16>(X, B, P, T, n, k, span);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 2)
 sara_lowrank_bwd_partial_k16(const float* __restrict__ G, const float* __restrict__ A, float* __restrict__ P,
                              int T, int m, int k, int span)
 {
-    lr_partial<16, true>(G, A, P, T, m, k, span);
+    lr_partial<16, true, SARA_F32>(G, A, P, T, m, k, span);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 2)
 sara_lowrank_bwd_partial_k32(const float* __restrict__ G, const float* __restrict__ A, float* __restrict__ P,
                              int T, int m, int k, int span)
 {
-    lr_partial<32, true>(G, A, P, T, m, k, span);
+    lr_partial<32, true, SARA_F32>(G, A, P, T, m, k, span);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 2)
 sara_lowrank_bwd_partial_k64(const float* __restrict__ G, const float* __restrict__ A, float* __restrict__ P,
                              int T, int m, int k, int span)
 {
-    lr_partial<64, true>(G, A, P, T, m, k, span);
+    lr_partial<64, true, SARA_F32>(G, A, P, T, m, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_bwd_partial_k16_bf16(const unsigned short* __restrict__ G, const float* __restrict__ A, float* __restrict__ P,
+                                  int T, int m, int k, int span)
+{
+    lr_partial<16, true, SARA_BF16>(G, A, P, T, m, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_bwd_partial_k32_bf16(const unsigned short* __restrict__ G, const float* __restrict__ A, float* __restrict__ P,
+                                  int T, int m, int k, int span)
+{
+    lr_partial<32, true, SARA_BF16>(G, A, P, T, m, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_bwd_partial_k64_bf16(const unsigned short* __restrict__ G, const float* __restrict__ A, float* __restrict__ P,
+                                  int T, int m, int k, int span)
+{
+    lr_partial<64, true, SARA_BF16>(G, A, P, T, m, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_bwd_partial_k16_f16(const unsigned short* __restrict__ G, const float* __restrict__ A, float* __restrict__ P,
+                                 int T, int m, int k, int span)
+{
+    lr_partial<16, true, SARA_F16>(G, A, P, T, m, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_bwd_partial_k32_f16(const unsigned short* __restrict__ G, const float* __restrict__ A, float* __restrict__ P,
+                                 int T, int m, int k, int span)
+{
+    lr_partial<32, true, SARA_F16>(G, A, P, T, m, k, span);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+sara_lowrank_bwd_partial_k64_f16(const unsigned short* __restrict__ G, const float* __restrict__ A, float* __restrict__ P,
+                                 int T, int m, int k, int span)
+{
+    lr_partial<64, true, SARA_F16>(G, A, P, T, m, k, span);
 }
 
 // The finish kernels' element walk: thread (x, y) of block (bx, by) takes rank j = bx * blockDim.x + x and tokens

@@ -12,7 +12,7 @@ public sealed record Work(double Flops, double Bytes)
 
 public static class Floors
 {
-    public const double H200Bandwidth = 4.8e12, H200Fp32 = 67e12, H200Tf32 = 495e12;
+    public const double H200Bandwidth = 4.8e12, H200Fp32 = 67e12, H200Tf32 = 495e12, H200Bf16 = 989e12;
 
     /// <summary>C (r x c) += A (r x inner) B (inner x c): 2 r c inner flops; reads A, B, C (when accumulating), writes C.</summary>
     public static Work Gemm(double r, double c, double inner, bool accumulate = false) =>

@@ -12,12 +12,29 @@ public sealed class PairedRatios
 
     public int Rounds { get; private init; }
 
+    /// <summary>The ratios measured per layer shape: adapter / dense in float32 and with a bf16 W0, and bf16 / float32 of each layer.</summary>
+    public static readonly (string Num, string Den)[] Pairs =
+    [
+        ("SaraForward", "DenseForward"), ("MoSaraForward", "DenseForward"), ("SaraForwardBackward", "DenseForwardBackward"),
+        ("MoSaraForwardBackward", "DenseForwardBackward"), ("SaraForwardBf16", "DenseForwardBf16"),
+        ("SaraForwardBackwardBf16", "DenseForwardBackwardBf16"), ("MoSaraForwardBackwardBf16", "DenseForwardBackwardBf16"),
+        ("DenseForwardBf16", "DenseForward"), ("DenseForwardBackwardBf16", "DenseForwardBackward"),
+        ("SaraForwardBackwardBf16", "SaraForwardBackward"),
+    ];
+
     public double? Get(string numerator, string denominator, object param) =>
         _ratios.TryGetValue($"{numerator}/{denominator}|{param}", out var r) ? r : null;
 
-    public static PairedRatios Measure(int rounds, bool layers, bool svd)
+    /// <summary>
+    /// What each round times: the wall clock (default), or with cpuClock the process's CPU time, which other load on the
+    /// machine barely moves (meaningful when one thread does the work: OPENBLAS_NUM_THREADS=1 and no AVX-512 kernel threads,
+    /// since spinning helper threads count too).
+    /// </summary>
+    public bool CpuClock { get; private init; }
+
+    public static PairedRatios Measure(int rounds, bool layers, bool svd, bool cpuClock = false)
     {
-        var result = new PairedRatios { Rounds = rounds };
+        var result = new PairedRatios { Rounds = rounds, CpuClock = cpuClock };
         if (layers)
             foreach (var s in Shapes.Layers)
             {
@@ -25,11 +42,12 @@ public sealed class PairedRatios
                 b.Setup();
                 try
                 {
-                    var times = Rotate(rounds, [("DenseForward", b.DenseForward), ("SaraForward", b.SaraForward), ("MoSaraForward", b.MoSaraForward),
+                    var times = Rotate(rounds, cpuClock, [("DenseForward", b.DenseForward), ("SaraForward", b.SaraForward), ("MoSaraForward", b.MoSaraForward),
                         ("DenseForwardBackward", b.DenseForwardBackward), ("SaraForwardBackward", b.SaraForwardBackward),
-                        ("MoSaraForwardBackward", b.MoSaraForwardBackward)]);
-                    foreach (var (num, den) in new[] { ("SaraForward", "DenseForward"), ("MoSaraForward", "DenseForward"),
-                                 ("SaraForwardBackward", "DenseForwardBackward"), ("MoSaraForwardBackward", "DenseForwardBackward") })
+                        ("MoSaraForwardBackward", b.MoSaraForwardBackward), ("DenseForwardBf16", b.DenseForwardBf16),
+                        ("SaraForwardBf16", b.SaraForwardBf16), ("DenseForwardBackwardBf16", b.DenseForwardBackwardBf16),
+                        ("SaraForwardBackwardBf16", b.SaraForwardBackwardBf16), ("MoSaraForwardBackwardBf16", b.MoSaraForwardBackwardBf16)]);
+                    foreach (var (num, den) in Pairs)
                         result._ratios[$"{num}/{den}|{s}"] = MedianRatio(times[num], times[den]);
                 }
                 finally { b.Cleanup(); }
@@ -44,7 +62,7 @@ public sealed class PairedRatios
                     ex.Setup();
                     try
                     {
-                        var times = Rotate(rounds, [("Truncated", tr.Truncated), ("Exact", () => ex.Exact())]);
+                        var times = Rotate(rounds, cpuClock, [("Truncated", tr.Truncated), ("Exact", () => ex.Exact())]);
                         result._ratios[$"Truncated/Exact|n{n}_k{k}"] = MedianRatio(times["Truncated"], times["Exact"]);
                     }
                     finally
@@ -56,18 +74,24 @@ public sealed class PairedRatios
         return result;
     }
 
-    private static Dictionary<string, double[]> Rotate(int rounds, (string Name, Action Run)[] cases)
+    private static Dictionary<string, double[]> Rotate(int rounds, bool cpuClock, (string Name, Action Run)[] cases)
     {
         foreach (var c in cases) c.Run();   // warm-up
         var times = cases.ToDictionary(c => c.Name, _ => new double[rounds]);
-        var clock = new Stopwatch();
+        var process = Process.GetCurrentProcess();
+        double Now()
+        {
+            if (!cpuClock) return Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+            process.Refresh();
+            return process.TotalProcessorTime.TotalSeconds;
+        }
         for (var r = 0; r < rounds; r++)
             for (var j = 0; j < cases.Length; j++)
             {
                 var c = cases[(j + r) % cases.Length];
-                clock.Restart();
+                var start = Now();
                 c.Run();
-                times[c.Name][r] = clock.Elapsed.TotalSeconds;
+                times[c.Name][r] = Now() - start;
             }
         return times;
     }

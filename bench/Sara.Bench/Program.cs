@@ -1,5 +1,6 @@
 // Program.cs — runs the suite with a short in-process BenchmarkDotNet job and writes the ratio table to --results.
-// Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--rounds N] [--only layers,svd,adamw,machine]
+// Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--rounds N] [--clock wall|cpu]
+//        [--only layers,svd,adamw,machine]   (--clock cpu: paired ratios of process CPU time, for a loaded machine; see PairedRatios)
 //        dotnet run --project bench/Sara.Bench -c Release -- make-checkpoint --blocks N --out DIR   (7B-shaped bf16 checkpoint for bench/init-7b.sh)
 //        dotnet run --project bench/Sara.Bench -c Release -- krylov-accuracy [--with-11008] [--seeds 2]   (bench/results/krylov-accuracy-<device>.md)
 //        dotnet run --project bench/Sara.Bench -c Release -- init-timing [--rounds 3] [--no-exact]   (bench/results/init-timing-<device>.md: per matrix, paired with the exact plan and a 4096^3 sgemm)
@@ -39,6 +40,7 @@ if (args.Length > 0 && args[0] == "--census")
 var results = "bench/results";
 var iterations = 15;
 var pairedRounds = 25;
+var cpuClock = false;
 var only = new HashSet<string>(["machine", "layers", "svd", "adamw"]);
 for (var i = 0; i < args.Length; i++)
 {
@@ -47,15 +49,18 @@ for (var i = 0; i < args.Length; i++)
         case "--results" when i + 1 < args.Length: results = args[++i]; break;
         case "--iterations" when i + 1 < args.Length: iterations = int.Parse(args[++i]); break;
         case "--rounds" when i + 1 < args.Length: pairedRounds = int.Parse(args[++i]); break;
+        case "--clock" when i + 1 < args.Length && args[i + 1] is "wall" or "cpu": cpuClock = args[++i] == "cpu"; break;
         case "--only" when i + 1 < args.Length: only = [.. args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries)]; break;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --results DIR [--iterations N] [--rounds N] [--only machine,layers,svd,adamw]");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Usage: --results DIR [--iterations N] [--rounds N] [--clock wall|cpu] [--only machine,layers,svd,adamw]");
             return 2;
     }
 }
 
 var job = Job.Default
-    .WithToolchain(InProcessEmitToolchain.Instance)
+    // BenchmarkDotNet's in-process default gives up on a case after 5 minutes; on a loaded 2-core machine the exact SVD
+    // (n = 2048, 17 runs) takes longer than that, so the limit is an hour.
+    .WithToolchain(new InProcessEmitToolchain(TimeSpan.FromHours(1), logOutput: true))
     .WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(iterations)
     .WithInvocationCount(1).WithUnrollFactor(1)
     .WithId("Short");
@@ -79,8 +84,8 @@ var medians = Medians.From(summaries);
 using (var backend = Shapes.CreateBackend())
 {
     var accuracy = only.Contains("svd") ? SvdAccuracy.Measure(backend) : [];
-    Console.WriteLine($"Paired ratios: {pairedRounds} interleaved rounds");
-    var paired = PairedRatios.Measure(pairedRounds, only.Contains("layers"), only.Contains("svd"));
+    Console.WriteLine($"Paired ratios: {pairedRounds} interleaved rounds, {(cpuClock ? "process CPU time" : "wall clock")}");
+    var paired = PairedRatios.Measure(pairedRounds, only.Contains("layers"), only.Contains("svd"), cpuClock);
     var report = new ResultsReport(backend, medians, accuracy, jobText, clock.Elapsed, $"{loadStart} / {Load()}", paired);
     Directory.CreateDirectory(results);
     var path = Path.Combine(results, $"{backend.Name}.md");

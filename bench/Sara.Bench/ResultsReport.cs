@@ -32,6 +32,7 @@ public sealed class ResultsReport(Backend backend, Medians med, List<SvdAccuracy
         Machine(sb);
         Targets(sb);
         Layers(sb);
+        MixedPrecision(sb);
         Svd(sb);
         AdamW(sb);
         FloorTable(sb);
@@ -76,7 +77,8 @@ public sealed class ResultsReport(Backend backend, Medians med, List<SvdAccuracy
             var p = ("Shape", (object)s);
             foreach (var (what, num, den, limit) in new[] { ("SARA forward / dense forward", "SaraForward", "DenseForward", 1.10),
                          ("SARA fwd+bwd / dense fwd+bwd", "SaraForwardBackward", "DenseForwardBackward", 0.76),
-                         ("Mo-SARA fwd+bwd / dense fwd+bwd", "MoSaraForwardBackward", "DenseForwardBackward", 0.75) })
+                         ("Mo-SARA fwd+bwd / dense fwd+bwd", "MoSaraForwardBackward", "DenseForwardBackward", 0.75),
+                         ("bf16-W0 SARA fwd+bwd / bf16 dense fwd+bwd", "SaraForwardBackwardBf16", "DenseForwardBackwardBf16", 0.76) })
                 if (Div(med.Get(num, p), med.Get(den, p)) is { } r)
                     _targets.Add(($"{what}, {s}", r, limit, true, Div(med.Min(num, p), med.Min(den, p)), paired.Get(num, den, s)));
         }
@@ -89,7 +91,7 @@ public sealed class ResultsReport(Backend backend, Medians med, List<SvdAccuracy
         if (_targets.Count == 0) return;
         sb.AppendLine("## Targets");
         sb.AppendLine();
-        sb.AppendLine($"Verdict on the paired ratio (median over {paired.Rounds} interleaved rounds, see `PairedRatios.cs`) where there is one; " +
+        sb.AppendLine($"Verdict on the paired ratio (median over {paired.Rounds} interleaved rounds of {(paired.CpuClock ? "process CPU time" : "wall-clock time")}, see `PairedRatios.cs`) where there is one; " +
                       "the BenchmarkDotNet medians and minima of the same run beside it.");
         sb.AppendLine();
         sb.AppendLine("| target | paired | BDN medians | BDN minima | limit | status |");
@@ -129,6 +131,31 @@ public sealed class ResultsReport(Backend backend, Medians med, List<SvdAccuracy
                 double? dMin = med.Min("Dense" + suffix, p), saMin = med.Min("Sara" + suffix, p), moMin = med.Min("MoSara" + suffix, p);
                 sb.AppendLine($"| {s.T}, {s.N}, {s.M}, {s.K} | {pass} | {Ms(d)} | {Ms(sa)} | {Ms(mo)} | {R(Div(sa, d))} | {R(Div(mo, d))} | {R(Div(saMin, dMin))} | {R(Div(moMin, dMin))} | {R(paired.Get("Sara" + suffix, "Dense" + suffix, s))} | {R(paired.Get("MoSara" + suffix, "Dense" + suffix, s))} | {R(fs)} | {R(fm)} |");
             }
+        }
+        sb.AppendLine();
+    }
+
+    private void MixedPrecision(StringBuilder sb)
+    {
+        sb.AppendLine("## Mixed precision: bf16 W (W0) vs float32, side by side (median ms; float32 activations)");
+        sb.AppendLine();
+        sb.AppendLine("The same layers with the weight stored in bf16 (the same values rounded): the dense layer's GEMMs with W and " +
+                      "SARA's / Mo-SARA's with W0 then take a 16-bit operand (on the CPU: MixedGemm widens it a panel at a time into " +
+                      "float32 scratch for OpenBLAS; on a GPU: cublasGemmEx or the same panels). Ratios paired as above.");
+        sb.AppendLine();
+        sb.AppendLine("| T, n, m, k | pass | dense f32 | dense bf16 | bf16/f32 (paired) | SARA f32 | SARA bf16-W0 | bf16/f32 (paired) | Mo-SARA bf16-W0 | SARA/dense, bf16 (paired) | Mo-SARA/dense, bf16 (paired) |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var s in Shapes.Layers)
+        {
+            var p = ("Shape", (object)s);
+            sb.AppendLine($"| {s.T}, {s.N}, {s.M}, {s.K} | forward | {Ms(med.Get("DenseForward", p))} | {Ms(med.Get("DenseForwardBf16", p))} | " +
+                          $"{R(paired.Get("DenseForwardBf16", "DenseForward", s))} | {Ms(med.Get("SaraForward", p))} | {Ms(med.Get("SaraForwardBf16", p))} | | | " +
+                          $"{R(paired.Get("SaraForwardBf16", "DenseForwardBf16", s))} | |");
+            sb.AppendLine($"| {s.T}, {s.N}, {s.M}, {s.K} | fwd+bwd | {Ms(med.Get("DenseForwardBackward", p))} | {Ms(med.Get("DenseForwardBackwardBf16", p))} | " +
+                          $"{R(paired.Get("DenseForwardBackwardBf16", "DenseForwardBackward", s))} | {Ms(med.Get("SaraForwardBackward", p))} | " +
+                          $"{Ms(med.Get("SaraForwardBackwardBf16", p))} | {R(paired.Get("SaraForwardBackwardBf16", "SaraForwardBackward", s))} | " +
+                          $"{Ms(med.Get("MoSaraForwardBackwardBf16", p))} | {R(paired.Get("SaraForwardBackwardBf16", "DenseForwardBackwardBf16", s))} | " +
+                          $"{R(paired.Get("MoSaraForwardBackwardBf16", "DenseForwardBackwardBf16", s))} |");
         }
         sb.AppendLine();
     }

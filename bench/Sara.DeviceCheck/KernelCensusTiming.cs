@@ -33,7 +33,7 @@ public static class KernelCensusTiming
                 Console.WriteLine(CensusReport.Table(step, staticShared));
 
                 var kernels = step.Where(e => e.Kind == CensusKind.Kernel && e.Milliseconds is not null).ToList();
-                double Floor(CensusEntry e) { var (f, b) = KernelCosts.Of(e); return KernelCosts.H200Floor(f, b) * 1e6; }
+                double Floor(CensusEntry e) => KernelCosts.H200Floor(e) * 1e6;
                 var measured = kernels.Sum(e => e.Milliseconds!.Value * 1e3);
                 var floor = kernels.Sum(Floor);
                 var worst = kernels.MaxBy(e => e.Milliseconds!.Value * 1e3 - Floor(e));

@@ -77,6 +77,7 @@ public static unsafe partial class Cuda
     [LibraryImport(Lib.Cuda)] public static partial CUresult cuMemcpyDtoHAsync_v2(void* dst, nint src, nuint bytes, nint stream);
     [LibraryImport(Lib.Cuda)] public static partial CUresult cuMemcpyDtoDAsync_v2(nint dst, nint src, nuint bytes, nint stream);
     [LibraryImport(Lib.Cuda)] public static partial CUresult cuMemsetD32Async(nint dst, uint value, nuint count, nint stream);
+    [LibraryImport(Lib.Cuda)] public static partial CUresult cuMemsetD16Async(nint dst, ushort value, nuint count, nint stream);
 
     // Modules and launches.
     [LibraryImport(Lib.Cuda)] public static partial CUresult cuModuleLoadData(out nint module, void* image);

@@ -1,7 +1,9 @@
+using System.Runtime.InteropServices;
 using Sara.Native.Backends;
 using static System.FormattableString;
 using Sara.Native.IO;
 using Sara.Native.Layers;
+using Sara.Native.Tensors;
 
 namespace Sara.Cli.Merge;
 
@@ -9,8 +11,9 @@ namespace Sara.Cli.Merge;
 /// Folds a SARA adapter into its base checkpoint: for each adapted layer W' = W0 + s A diag(lambda) B, computed on the
 /// chosen backend by <see cref="SaraLinear.Merge"/>; every other tensor is copied byte for byte. The output keeps the
 /// base's tensor names, order, shapes and dtypes. An adapter layer "L" applies to the base tensor "L" or, failing that, "L.weight";
-/// conv weights (out x in x kh x kw) are merged as out x (in*kh*kw). Mo-SARA adapters are refused. A sharded base
-/// (<c>model.safetensors.index.json</c>) is merged shard by shard into the same layout (<see cref="ShardedMerger"/>).
+/// conv weights (out x in x kh x kw) are merged as out x (in*kh*kw). Mo-SARA adapters are refused. A BF16 / F16 base
+/// weight is merged in its own dtype: loaded as a 16-bit tensor (no float32 copy), summed in float64, rounded once. A
+/// sharded base (<c>model.safetensors.index.json</c>) is merged shard by shard into the same layout (<see cref="ShardedMerger"/>).
 /// <para>
 /// Safety: the output may not be the base or the adapter (same file by device and inode; see <see cref="OutputFile"/>).
 /// An adapter holding NaN or infinity is refused, naming the tensor; a layer whose merged weights would become
@@ -88,7 +91,9 @@ public static class AdapterMerger
         foreach (var info in file.Tensors)
         {
             string name = info.Name;
-            if (targets.TryGetValue(name, out var layer))
+            if (targets.TryGetValue(name, out var layer) && FloatConversions.TensorDType(info.DType) is DType.BF16 or DType.F16)
+                writer.AddRawLazy(name, info.DType, info.Shape, stream => MergeTensor16(backend, file, info, layer, scale, stream));
+            else if (layer is not null)
                 writer.AddLazy(name, info.DType, info.Shape, () => MergeTensor(backend, file, info, layer, scale, Buffer(info.ElementCount)));
             else
                 writer.AddRawLazy(name, info.DType, info.Shape, stream => file.CopyBytes(name, stream));
@@ -124,12 +129,31 @@ public static class AdapterMerger
         long before = NonFinite(w, info.DType);
         MergeInPlace(backend, w, layer, scale);
         long became = NonFinite(w, info.DType) - before;
-        if (became > 0)
-            throw new InvalidDataException(Invariant(
-                $"merging layer '{SafeText.Name(layer.Name)}' makes {became:N0} of its {w.LongLength:N0} weights NaN or infinite in {SafetensorsDTypes.ToHeaderName(info.DType)} ")
-                + Invariant($"(adapter scale {scale:R}, largest |lambda| {layer.Tensors["lambda"].Data.Max(MathF.Abs):R}): refused, nothing written"));
+        if (became > 0) throw Overflow(layer, became, w.LongLength, info.DType, scale);
         return w;
     }
+
+    /// <summary>
+    /// A BF16 / F16 base tensor merged in its own dtype (DESIGN 3.1): loaded as a 16-bit tensor (no float32 copy),
+    /// W0 + s A diag(lambda) B summed in float64 and rounded once (<see cref="SaraLinear.Merge"/>), written as raw bits;
+    /// refused like <see cref="MergeTensor"/> when a weight overflows the dtype.
+    /// </summary>
+    private static void MergeTensor16(Backend backend, SafetensorsFile file, SafetensorsTensorInfo info, AdapterLayer layer, float scale, Stream output)
+    {
+        using var sara = SaraLinear.FromFactors(backend, layer.Name, SafetensorsTensors.Load(backend, file, info.Name), null,
+            layer.Tensors["A"].Data, layer.Tensors["B"].Data, layer.K, layer.Tensors["lambda"].Data, new SaraOptions { Scale = scale });
+        sara.Merge();
+        var bits = sara.W0.ToBits();
+        var infinity = info.DType == SafetensorsDType.BF16 ? 0x7F80 : 0x7C00;
+        long became = bits.LongCount(h => (h & 0x7FFF) >= infinity);   // the base was finite: the layer refuses NaN / Inf
+        if (became > 0) throw Overflow(layer, became, bits.LongLength, info.DType, scale);
+        output.Write(MemoryMarshal.AsBytes(bits.AsSpan()));
+    }
+
+    private static InvalidDataException Overflow(AdapterLayer layer, long became, long count, SafetensorsDType dtype, float scale) =>
+        new(Invariant(
+            $"merging layer '{SafeText.Name(layer.Name)}' makes {became:N0} of its {count:N0} weights NaN or infinite in {SafetensorsDTypes.ToHeaderName(dtype)} ")
+            + Invariant($"(adapter scale {scale:R}, largest |lambda| {layer.Tensors["lambda"].Data.Max(MathF.Abs):R}): refused, nothing written"));
 
     /// <summary>How many values are NaN or infinite once stored as <paramref name="dtype"/> (F16 and BF16 overflow sooner than float).</summary>
     internal static long NonFinite(ReadOnlySpan<float> values, SafetensorsDType dtype)

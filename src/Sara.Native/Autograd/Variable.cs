@@ -5,12 +5,14 @@ namespace Sara.Native.Autograd;
 /// <summary>
 /// A tensor in the autograd graph. Parameters own a persistent gradient buffer; activations get one lazily
 /// (inside the step's <see cref="TensorScope"/>). Gradients are written, not zeroed: the first write in a backward pass
-/// overwrites (beta 0), later writes in the same pass accumulate (beta 1).
+/// overwrites (beta 0), later writes in the same pass accumulate (beta 1). A parameter's gradient is always float32 (master
+/// weights, DESIGN 3.1); an activation's has the activation's dtype.
 /// </summary>
 public sealed class Variable : IDisposable
 {
     private Tensor? _grad;
     private long _gradPass;
+    private bool _isParameter;
 
     public Variable(Tensor value, bool requiresGrad = false, string? name = null)
     {
@@ -22,13 +24,16 @@ public sealed class Variable : IDisposable
     /// <summary>A trainable parameter: its gradient buffer is allocated now, outside any scope.</summary>
     public static Variable Parameter(Tensor value, string name)
     {
-        var p = new Variable(value, true, name);
+        var p = new Variable(value, true, name) { _isParameter = true };
         using (TensorScope.Suspend()) p._grad = value.Backend.Empty(value.Shape);
         return p;
     }
 
     public Tensor Value { get; }
     public bool RequiresGrad { get; }
+
+    /// <summary>float32 for parameters; the value's dtype for activations.</summary>
+    private DType GradType => _isParameter ? DType.F32 : Value.DType;
     public string? Name { get; }
 
     /// <summary>The gradient from the latest backward pass that reached this variable (null before any).</summary>
@@ -40,7 +45,7 @@ public sealed class Variable : IDisposable
     /// <summary>The buffer to write dLoss/dThis into and the beta to use (0 first time in this pass, then 1).</summary>
     public (Tensor Grad, float Beta) GradTarget(Tape tape)
     {
-        _grad ??= Value.Backend.Empty(Value.Shape);
+        _grad ??= Value.Backend.Empty(GradType, Value.Shape);
         var beta = _gradPass == tape.Pass ? 1f : 0f;
         _gradPass = tape.Pass;
         return (_grad, beta);
@@ -64,7 +69,7 @@ public sealed class Variable : IDisposable
             write(GradTarget(tape).Grad);
             return;
         }
-        using var scratch = Value.Backend.Empty(Value.Shape);
+        using var scratch = Value.Backend.Empty(GradType, Value.Shape);
         write(scratch);
         AddToGrad(tape, scratch);
     }

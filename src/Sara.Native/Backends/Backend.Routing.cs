@@ -86,17 +86,18 @@ public abstract partial class Backend
         return new RouterStats(Array.ConvertAll(counts, c => (float)(c * inv)), Array.ConvertAll(sums, s => (float)(s * inv)));
     }
 
-    private (int T, int E, int K) CheckRouter(Tensor h, Tensor wg, Tensor lambdas, int topK)
+    private (int T, int E, int K) CheckRouter(Tensor h, Tensor wg, Tensor lambdas, int topK,
+        [System.Runtime.CompilerServices.CallerMemberName] string op = "")
     {
-        Check.Matrix(this, h, nameof(h));
-        Check.Matrix(this, wg, nameof(wg));
+        Check.Matrix(this, h, nameof(h), op: op);
+        Check.Matrix(this, wg, nameof(wg), op: op);
         int t = h.Rows, k = h.Cols, e = wg.Rows;
         if (k is < 1 or > MaxRoutingRank)
             throw new ArgumentOutOfRangeException(nameof(h), $"h must be T x k with k in [1, {MaxRoutingRank}]; got {h.ShapeText}.");
         if (e is < 1 or > MaxRoutingExperts)
             throw new ArgumentOutOfRangeException(nameof(wg), $"wg must be E x {k} with E (experts) in [1, {MaxRoutingExperts}]; got {wg.ShapeText}.");
-        Check.SameShape(this, wg, [e, k], nameof(wg));
-        Check.SameShape(this, lambdas, [e, k], nameof(lambdas));
+        Check.SameShape(this, wg, [e, k], nameof(wg), op: op);
+        Check.SameShape(this, lambdas, [e, k], nameof(lambdas), op: op);
         if (topK < 0 || topK > e)
             throw new ArgumentOutOfRangeException(nameof(topK), $"topK must be 0 (dense softmax) or in [1, E = {e}]; got {topK}.");
         return (t, e, k);

@@ -11,11 +11,12 @@ public abstract partial class Backend
     /// <summary>Largest sketch width (rows of <see cref="SmallSvd"/>'s input, order of <see cref="Cholesky"/>).</summary>
     public const int MaxSmallDimension = 1024;
 
-    /// <summary>||x||_F^2 over the finite elements and the count of NaN/Inf elements; a deterministic reduction.</summary>
+    /// <summary>||x||_F^2 over the finite elements and the count of NaN/Inf elements; a deterministic reduction. x may be 16-bit (a frozen W0).</summary>
     public SquaredNorm SumOfSquares(Tensor x)
     {
-        Check.Owned(this, x, nameof(x));
-        return x.Length == 0 ? new SquaredNorm(0, 0) : SumOfSquaresCore(x.Ptr, x.Length);
+        Check.Owned(this, x, nameof(x), any16: true);
+        if (x.Length == 0) return new SquaredNorm(0, 0);
+        return x.DType == DType.F32 ? SumOfSquaresCore(x.Ptr, x.Length) : SumOfSquares16Core(x.DType, x.Ptr, x.Length);
     }
 
     /// <summary>
@@ -62,10 +63,14 @@ public abstract partial class Backend
         SmallSvdCore(b, s, u, vt);
     }
 
-    /// <summary>All min(m, n) singular values of w (m x n), descending, from the vendor solver (cuSOLVER / LAPACK). w is not modified.</summary>
+    /// <summary>
+    /// All min(m, n) singular values of w (m x n), descending, from the vendor solver (cuSOLVER / LAPACK). w is not
+    /// modified. A 16-bit w is widened into the solver's float32 working copy (the one full-size float32 copy of a
+    /// 16-bit W0 the library ever makes, and only on this exact-spectrum path).
+    /// </summary>
     public float[] ExactSvdValues(Tensor w)
     {
-        Check.Matrix(this, w, nameof(w));
+        Check.Matrix(this, w, nameof(w), any16: true);
         return Math.Min(w.Rows, w.Cols) == 0 ? [] : ExactSvdValuesCore(w);
     }
 
@@ -85,14 +90,17 @@ public abstract partial class Backend
         SymmetricEigenCore(vectors, values);
     }
 
-    private void SquareSmall(Tensor t, string name)
+    private void SquareSmall(Tensor t, string name, [System.Runtime.CompilerServices.CallerMemberName] string op = "")
     {
-        Check.Matrix(this, t, name);
+        Check.Matrix(this, t, name, op: op);
         if (t.Rows != t.Cols || t.Rows > MaxSmallDimension)
             throw new ArgumentException($"'{name}' must be square n x n with n <= {MaxSmallDimension}; got {t.ShapeText}.", name);
     }
 
+    /// <summary>The float32 sum of squares of length contiguous floats at x (a whole tensor or a <see cref="RowBlock"/>).</summary>
     protected abstract SquaredNorm SumOfSquaresCore(nint x, long length);
+    /// <summary>The sum of squares of length contiguous 16-bit values at x, widened exactly to float32 a piece at a time.</summary>
+    protected abstract SquaredNorm SumOfSquares16Core(DType type, nint x, long length);
     protected abstract void CholeskyCore(Tensor a, Tensor l, float relativeShift);
     protected abstract void TriangularInverseCore(Tensor l, Tensor inverse);
     protected abstract void SmallSvdCore(Tensor b, Tensor s, Tensor u, Tensor vt);

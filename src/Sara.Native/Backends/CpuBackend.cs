@@ -33,29 +33,40 @@ public sealed unsafe partial class CpuBackend : Backend
         (SkinnyGemm.Enabled ? "the AVX-512 kernels)" : "OpenBLAS)") +
         (GpuUnavailableReason is null ? "" : $"; GPU not used: {GpuUnavailableReason}");
 
-    private static Span<float> S(Tensor t) => new((void*)t.Ptr, checked((int)t.Length));
+    /// <summary>A float32 tensor's elements (a 16-bit tensor here would be read as the wrong type: refused).</summary>
+    private static Span<float> S(Tensor t) => new((void*)F32(t).Ptr, checked((int)t.Length));
 
-    private static Span<float> Row(Tensor t, int r) => new((void*)(t.Ptr + (nint)r * t.Cols * sizeof(float)), t.Cols);
+    private static Span<float> Row(Tensor t, int r) => new((void*)(F32(t).Ptr + (nint)r * t.Cols * sizeof(float)), t.Cols);
+
+    private static Tensor F32(Tensor t) =>
+        t.DType == DType.F32 ? t : throw new InvalidOperationException($"internal: a float32 view of a {t.Describe} tensor");
 
     public override void Synchronize() { }
 
-    protected override void UploadCore(Tensor dst, ReadOnlySpan<float> src) => src.CopyTo(S(dst));
+    protected override void UploadBytesCore(Tensor dst, long byteOffset, ReadOnlySpan<byte> src) => HostMemory.CopyIn(dst.Ptr + (nint)byteOffset, src);
 
-    protected override void DownloadCore(Tensor src, Span<float> dst) => S(src).CopyTo(dst);
+    protected override void DownloadBytesCore(Tensor src, long byteOffset, Span<byte> dst) => HostMemory.CopyOut(dst, src.Ptr + (nint)byteOffset);
 
-    protected override void CopyCore(Tensor src, Tensor dst) => S(src).CopyTo(S(dst));
-
-    protected override void FillCore(Tensor t, float value) => S(t).Fill(value);
+    protected override void CopyCore(Tensor src, Tensor dst) => HostMemory.Copy(dst.Ptr, src.Ptr, src.Bytes);
 
     protected override void GemmCore(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha, float beta)
     {
         var k = transA ? a.Rows : a.Cols;
-        HostBlas.Sgemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, GemmArgs.Leading(a.Cols), b.Ptr, GemmArgs.Leading(b.Cols),
-            beta, c.Ptr, GemmArgs.Leading(c.Cols));
+        if (a.DType == DType.F32 && b.DType == DType.F32 && c.DType == DType.F32)
+            HostBlas.Sgemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, GemmArgs.Leading(a.Cols), b.Ptr, GemmArgs.Leading(b.Cols),
+                beta, c.Ptr, GemmArgs.Leading(c.Cols));
+        else
+            GemmMixedCore(transA, transB, c.Rows, c.Cols, k, alpha, Operand(a), Operand(b), beta, Operand(c));
     }
 
     protected override void AddRowVectorCore(Tensor y, Tensor bias)
     {
+        if (y.DType != DType.F32)
+        {
+            var bias32 = S(bias).ToArray();
+            ForEachRow16(y, row => TensorPrimitives.Add(row, bias32, row));
+            return;
+        }
         var b = S(bias);
         for (var r = 0; r < y.Rows; r++) TensorPrimitives.Add(Row(y, r), b, Row(y, r));
     }
@@ -63,7 +74,8 @@ public sealed unsafe partial class CpuBackend : Backend
     protected override void ColumnSumCore(Tensor x, Tensor sum, float beta)
     {
         var acc = new float[x.Cols];
-        for (var r = 0; r < x.Rows; r++) TensorPrimitives.Add(acc, Row(x, r), acc);
+        if (x.DType != DType.F32) ReadRows16(x, row => TensorPrimitives.Add(acc, row, acc));
+        else for (var r = 0; r < x.Rows; r++) TensorPrimitives.Add(acc, Row(x, r), acc);
         var s = S(sum);
         if (beta == 0f) acc.CopyTo(s);
         else for (var c = 0; c < s.Length; c++) s[c] = beta * s[c] + acc[c];
@@ -71,6 +83,11 @@ public sealed unsafe partial class CpuBackend : Backend
 
     protected override void AxpbyCore(float a, Tensor x, float b, Tensor y)
     {
+        if (x.DType != DType.F32 || y.DType != DType.F32)
+        {
+            Axpby16(a, x, b, y);
+            return;
+        }
         Span<float> xs = S(x), ys = S(y);
         if (b == 0f) TensorPrimitives.Multiply(xs, a, ys);
         else for (var i = 0; i < ys.Length; i++) ys[i] = a * xs[i] + b * ys[i];

@@ -5,6 +5,8 @@ namespace Sara.Native.Backends;
 
 // SARA's rank-k products on the kernel runtime (kernels/lowrank.cu): a split-K partial launch, then a finish launch that
 // adds the slices in a fixed order and applies the epilogue (and, for dlambda, one column sum of per-block partials).
+// X or G may be bf16 / f16 (the partial kernel of that dtype reads it); a 16-bit R (Mo-SARA's frozen A) is widened into
+// a float32 scratch first (lowrank.cu's header says why).
 public sealed partial class CudaBackend
 {
     /// <summary>
@@ -50,21 +52,40 @@ public sealed partial class CudaBackend
         return new FinishPlan(lanes, rows, rankBlocks, CeilDivInt(t, rows));
     }
 
-    /// <summary>Launches the partial products of L (T x d) against R (forward: B, k x d; backward: A, d x k) into a new S x T x k buffer.</summary>
+    /// <summary>
+    /// Launches the partial products of L (T x d, any dtype) against R (forward: B, k x d; backward: A, d x k; float32, or
+    /// 16-bit widened here into a float32 scratch) into a new S x T x k buffer.
+    /// </summary>
     private Tensor RankPartials(bool forward, Tensor l, Tensor r, int t, int d, int k, out int slices)
     {
         var p = PlanRankProduct(t, d, k);
         slices = p.Slices;
+        using var wide = r.DType == DType.F32 ? null : Empty(r.Shape);
+        if (wide is not null) ConvertCore(r, wide);
+        var rf = wide ?? r;
         var part = Empty(p.Slices * t, k);
-        switch (forward, p.Kt)
+        Action<IKernelRuntime, Dim3, Dim3, uint, KernelPtr, KernelPtr, KernelPtr, int, int, int, int> launch = (forward, p.Kt, l.DType) switch
         {
-            case (true, 16): Kernels.SaraLowrankFwdPartialK16(Runtime, p.Grid, Threads, 0, l, r, part, t, d, k, p.Span); break;
-            case (true, 32): Kernels.SaraLowrankFwdPartialK32(Runtime, p.Grid, Threads, 0, l, r, part, t, d, k, p.Span); break;
-            case (true, _): Kernels.SaraLowrankFwdPartialK64(Runtime, p.Grid, Threads, 0, l, r, part, t, d, k, p.Span); break;
-            case (false, 16): Kernels.SaraLowrankBwdPartialK16(Runtime, p.Grid, Threads, 0, l, r, part, t, d, k, p.Span); break;
-            case (false, 32): Kernels.SaraLowrankBwdPartialK32(Runtime, p.Grid, Threads, 0, l, r, part, t, d, k, p.Span); break;
-            default: Kernels.SaraLowrankBwdPartialK64(Runtime, p.Grid, Threads, 0, l, r, part, t, d, k, p.Span); break;
-        }
+            (true, 16, DType.F32) => Kernels.SaraLowrankFwdPartialK16,
+            (true, 32, DType.F32) => Kernels.SaraLowrankFwdPartialK32,
+            (true, _, DType.F32) => Kernels.SaraLowrankFwdPartialK64,
+            (true, 16, DType.BF16) => Kernels.SaraLowrankFwdPartialK16Bf16,
+            (true, 32, DType.BF16) => Kernels.SaraLowrankFwdPartialK32Bf16,
+            (true, _, DType.BF16) => Kernels.SaraLowrankFwdPartialK64Bf16,
+            (true, 16, _) => Kernels.SaraLowrankFwdPartialK16F16,
+            (true, 32, _) => Kernels.SaraLowrankFwdPartialK32F16,
+            (true, _, _) => Kernels.SaraLowrankFwdPartialK64F16,
+            (false, 16, DType.F32) => Kernels.SaraLowrankBwdPartialK16,
+            (false, 32, DType.F32) => Kernels.SaraLowrankBwdPartialK32,
+            (false, _, DType.F32) => Kernels.SaraLowrankBwdPartialK64,
+            (false, 16, DType.BF16) => Kernels.SaraLowrankBwdPartialK16Bf16,
+            (false, 32, DType.BF16) => Kernels.SaraLowrankBwdPartialK32Bf16,
+            (false, _, DType.BF16) => Kernels.SaraLowrankBwdPartialK64Bf16,
+            (false, 16, _) => Kernels.SaraLowrankBwdPartialK16F16,
+            (false, 32, _) => Kernels.SaraLowrankBwdPartialK32F16,
+            (false, _, _) => Kernels.SaraLowrankBwdPartialK64F16,
+        };
+        launch(Runtime, p.Grid, Threads, 0, l, rf, part, t, d, k, p.Span);
         return part;
     }
 

@@ -62,7 +62,7 @@ public sealed partial class CudaBackend
         int m = w.Rows, n = w.Cols;
         using var copy = Empty(m, n);
         using var s = Empty(Math.Min(m, n));
-        CopyCore(w, copy);
+        Convert(w, copy);   // cuSOLVER's float32 working copy (widened exactly from a 16-bit w)
         Runtime.Gesvd(m, n, copy.Ptr, s.Ptr, 0, 0);
         return s.ToArray();
     }

@@ -39,25 +39,26 @@ public sealed partial class CudaBackend : Backend
 
     public override void Synchronize() => Runtime.Synchronize();
 
-    protected override void UploadCore(Tensor dst, ReadOnlySpan<float> src) => Runtime.CopyToDevice(dst.Ptr, MemoryMarshal.AsBytes(src));
+    protected override void UploadBytesCore(Tensor dst, long byteOffset, ReadOnlySpan<byte> src) => Runtime.CopyToDevice(dst.Ptr + (nint)byteOffset, src);
 
-    protected override void DownloadCore(Tensor src, Span<float> dst) => Runtime.CopyToHost(MemoryMarshal.AsBytes(dst), src.Ptr);
+    protected override void DownloadBytesCore(Tensor src, long byteOffset, Span<byte> dst) => Runtime.CopyToHost(dst, src.Ptr + (nint)byteOffset);
 
-    protected override void CopyCore(Tensor src, Tensor dst) => Runtime.CopyDeviceToDevice(dst.Ptr, src.Ptr, src.Length * sizeof(float));
-
-    protected override void FillCore(Tensor t, float value) => Runtime.Memset32(t.Ptr, BitConverter.SingleToUInt32Bits(value), t.Length);
+    protected override void CopyCore(Tensor src, Tensor dst) => Runtime.CopyDeviceToDevice(dst.Ptr, src.Ptr, src.Bytes);
 
     protected override void GemmCore(Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha, float beta)
     {
         var k = transA ? a.Rows : a.Cols;
-        Runtime.Gemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, GemmArgs.Leading(a.Cols), b.Ptr, GemmArgs.Leading(b.Cols),
-            beta, c.Ptr, GemmArgs.Leading(c.Cols));
+        if (a.DType == DType.F32 && b.DType == DType.F32 && c.DType == DType.F32)
+            Runtime.Gemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, GemmArgs.Leading(a.Cols), b.Ptr, GemmArgs.Leading(b.Cols),
+                beta, c.Ptr, GemmArgs.Leading(c.Cols));
+        else Gemm16(a, transA, b, transB, c, k, alpha, beta);
     }
 
     protected override void AddRowVectorCore(Tensor y, Tensor bias)
     {
         if (y.Length == 0) return;
-        Kernels.SaraAddRowVector(Runtime, GridFor(y.Length), Threads, 0, y, bias, y.Rows, y.Cols);
+        if (y.DType == DType.F32) Kernels.SaraAddRowVector(Runtime, GridFor(y.Length), Threads, 0, y, bias, y.Rows, y.Cols);
+        else Kernels.SaraAddRowVector16(Runtime, GridFor(y.Length), Threads, 0, y, (int)y.DType, bias, y.Rows, y.Cols);
     }
 
     protected override void ColumnSumCore(Tensor x, Tensor sum, float beta) => ColumnSums(x, x.Rows, x.Cols, sum, beta);
@@ -79,22 +80,30 @@ public sealed partial class CudaBackend : Backend
         return new ColumnSumPlan(narrow, tiles, slice, CeilDivInt(rows, slice));
     }
 
-    /// <summary>sum[c] = beta * sum[c] + column sums of x (rows x cols, row-major), in a fixed order.</summary>
+    /// <summary>sum[c] = beta * sum[c] + column sums of x (rows x cols, row-major, any dtype; float32 sums), in a fixed order.</summary>
     private void ColumnSums(Tensor x, int rows, int cols, Tensor sum, float beta)
     {
         if (cols == 0) return;
         var p = PlanColumnSum(rows, cols, cols % 4 == 0 && x.Ptr % 16 == 0);
         using var part = p.Slices > 1 ? Empty(p.Slices, cols) : null;
         var grid = new Dim3((uint)p.ColumnTiles, (uint)p.Slices);
-        if (p.Narrow) Kernels.SaraColumnSumNarrow(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta);
-        else Kernels.SaraColumnSum(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta);
+        switch (p.Narrow, x.DType)
+        {
+            case (true, DType.F32): Kernels.SaraColumnSumNarrow(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta); break;
+            case (true, DType.BF16): Kernels.SaraColumnSumNarrowBf16(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta); break;
+            case (true, _): Kernels.SaraColumnSumNarrowF16(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta); break;
+            case (false, DType.F32): Kernels.SaraColumnSum(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta); break;
+            case (false, DType.BF16): Kernels.SaraColumnSumBf16(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta); break;
+            default: Kernels.SaraColumnSumF16(Runtime, grid, Threads, 0, x, sum, part, rows, cols, p.Slice, beta); break;
+        }
         if (part is not null) Kernels.SaraColumnSumFinish(Runtime, CeilDiv(cols, Threads), Threads, 0, part, p.Slices, sum, cols, beta);
     }
 
     protected override void AxpbyCore(float a, Tensor x, float b, Tensor y)
     {
         if (y.Length == 0) return;
-        Kernels.SaraAxpby(Runtime, GridFor(y.Length), Threads, 0, y, x, a, b, y.Length);
+        if (x.DType == DType.F32 && y.DType == DType.F32) Kernels.SaraAxpby(Runtime, GridFor(y.Length), Threads, 0, y, x, a, b, y.Length);
+        else Kernels.SaraAxpbyTyped(Runtime, GridFor(y.Length), Threads, 0, y, (int)y.DType, x, (int)x.DType, a, b, y.Length);
     }
 
     protected override void ScaleColumnsCore(Tensor x, Tensor v, Tensor y)

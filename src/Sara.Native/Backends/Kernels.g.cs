@@ -19,6 +19,42 @@ internal static unsafe class Kernels
             runtime.Launch("sara_adamw_batch", grid, block, sharedBytes, [p0.Arg, g0.Arg, m0.Arg, v0.Arg, p1.Arg, g1.Arg, m1.Arg, v1.Arg, p2.Arg, g2.Arg, m2.Arg, v2.Arg, p3.Arg, g3.Arg, m3.Arg, v3.Arg, p4.Arg, g4.Arg, m4.Arg, v4.Arg, p5.Arg, g5.Arg, m5.Arg, v5.Arg, p6.Arg, g6.Arg, m6.Arg, v6.Arg, p7.Arg, g7.Arg, m7.Arg, v7.Arg, KernelArg.Struct(psizes, sizeof(AdamWSizes)), lr, beta1, beta2, eps, weight_decay, bc1, bc2]);
     }
 
+    /// <summary>kernels/convert.cu: <c>sara_convert_bf16_f32(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertBf16F32(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_bf16_f32", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_f16_f32(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertF16F32(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_f16_f32", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_f32_bf16(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertF32Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_f32_bf16", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_f32_f16(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertF32F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_f32_f16", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_bf16_f16(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertBf16F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_bf16_f16", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
+    /// <summary>kernels/convert.cu: <c>sara_convert_f16_bf16(void* dst, int ldd, const void* src, int lds, int rows, int cols)</c></summary>
+    public static void SaraConvertF16Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr dst, int ldd, KernelPtr src, int lds, int rows, int cols)
+    {
+        runtime.Launch("sara_convert_f16_bf16", grid, block, sharedBytes, [dst.Arg, ldd, src.Arg, lds, rows, cols]);
+    }
+
     /// <summary>kernels/elementwise.cu: <c>sara_add_row_vector(float* y, const float* b, int rows, int cols)</c></summary>
     public static void SaraAddRowVector(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr y, KernelPtr b, int rows, int cols)
     {
@@ -29,6 +65,18 @@ internal static unsafe class Kernels
     public static void SaraAxpby(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr y, KernelPtr x, float a, float b, long n)
     {
         runtime.Launch("sara_axpby", grid, block, sharedBytes, [y.Arg, x.Arg, a, b, n]);
+    }
+
+    /// <summary>kernels/elementwise.cu: <c>sara_add_row_vector_16(unsigned short* y, int ytype, const float* b, int rows, int cols)</c></summary>
+    public static void SaraAddRowVector16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr y, int ytype, KernelPtr b, int rows, int cols)
+    {
+        runtime.Launch("sara_add_row_vector_16", grid, block, sharedBytes, [y.Arg, ytype, b.Arg, rows, cols]);
+    }
+
+    /// <summary>kernels/elementwise.cu: <c>sara_axpby_typed(void* y, int ytype, const void* x, int xtype, float a, float b, long n)</c></summary>
+    public static void SaraAxpbyTyped(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr y, int ytype, KernelPtr x, int xtype, float a, float b, long n)
+    {
+        runtime.Launch("sara_axpby_typed", grid, block, sharedBytes, [y.Arg, ytype, x.Arg, xtype, a, b, n]);
     }
 
     /// <summary>kernels/elementwise.cu: <c>sara_scale_columns(float* y, const float* x, const float* v, int rows, int cols)</c></summary>
@@ -79,6 +127,42 @@ internal static unsafe class Kernels
         runtime.Launch("sara_lowrank_fwd_partial_k64", grid, block, sharedBytes, [X.Arg, B.Arg, P.Arg, T, n, k, span]);
     }
 
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_fwd_partial_k16_bf16(const unsigned short* X, const float* B, float* P, int T, int n, int k, int span)</c></summary>
+    public static void SaraLowrankFwdPartialK16Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr X, KernelPtr B, KernelPtr P, int T, int n, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_fwd_partial_k16_bf16", grid, block, sharedBytes, [X.Arg, B.Arg, P.Arg, T, n, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_fwd_partial_k32_bf16(const unsigned short* X, const float* B, float* P, int T, int n, int k, int span)</c></summary>
+    public static void SaraLowrankFwdPartialK32Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr X, KernelPtr B, KernelPtr P, int T, int n, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_fwd_partial_k32_bf16", grid, block, sharedBytes, [X.Arg, B.Arg, P.Arg, T, n, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_fwd_partial_k64_bf16(const unsigned short* X, const float* B, float* P, int T, int n, int k, int span)</c></summary>
+    public static void SaraLowrankFwdPartialK64Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr X, KernelPtr B, KernelPtr P, int T, int n, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_fwd_partial_k64_bf16", grid, block, sharedBytes, [X.Arg, B.Arg, P.Arg, T, n, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_fwd_partial_k16_f16(const unsigned short* X, const float* B, float* P, int T, int n, int k, int span)</c></summary>
+    public static void SaraLowrankFwdPartialK16F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr X, KernelPtr B, KernelPtr P, int T, int n, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_fwd_partial_k16_f16", grid, block, sharedBytes, [X.Arg, B.Arg, P.Arg, T, n, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_fwd_partial_k32_f16(const unsigned short* X, const float* B, float* P, int T, int n, int k, int span)</c></summary>
+    public static void SaraLowrankFwdPartialK32F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr X, KernelPtr B, KernelPtr P, int T, int n, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_fwd_partial_k32_f16", grid, block, sharedBytes, [X.Arg, B.Arg, P.Arg, T, n, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_fwd_partial_k64_f16(const unsigned short* X, const float* B, float* P, int T, int n, int k, int span)</c></summary>
+    public static void SaraLowrankFwdPartialK64F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr X, KernelPtr B, KernelPtr P, int T, int n, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_fwd_partial_k64_f16", grid, block, sharedBytes, [X.Arg, B.Arg, P.Arg, T, n, k, span]);
+    }
+
     /// <summary>kernels/lowrank.cu: <c>sara_lowrank_bwd_partial_k16(const float* G, const float* A, float* P, int T, int m, int k, int span)</c></summary>
     public static void SaraLowrankBwdPartialK16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr G, KernelPtr A, KernelPtr P, int T, int m, int k, int span)
     {
@@ -95,6 +179,42 @@ internal static unsafe class Kernels
     public static void SaraLowrankBwdPartialK64(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr G, KernelPtr A, KernelPtr P, int T, int m, int k, int span)
     {
         runtime.Launch("sara_lowrank_bwd_partial_k64", grid, block, sharedBytes, [G.Arg, A.Arg, P.Arg, T, m, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_bwd_partial_k16_bf16(const unsigned short* G, const float* A, float* P, int T, int m, int k, int span)</c></summary>
+    public static void SaraLowrankBwdPartialK16Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr G, KernelPtr A, KernelPtr P, int T, int m, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_bwd_partial_k16_bf16", grid, block, sharedBytes, [G.Arg, A.Arg, P.Arg, T, m, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_bwd_partial_k32_bf16(const unsigned short* G, const float* A, float* P, int T, int m, int k, int span)</c></summary>
+    public static void SaraLowrankBwdPartialK32Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr G, KernelPtr A, KernelPtr P, int T, int m, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_bwd_partial_k32_bf16", grid, block, sharedBytes, [G.Arg, A.Arg, P.Arg, T, m, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_bwd_partial_k64_bf16(const unsigned short* G, const float* A, float* P, int T, int m, int k, int span)</c></summary>
+    public static void SaraLowrankBwdPartialK64Bf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr G, KernelPtr A, KernelPtr P, int T, int m, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_bwd_partial_k64_bf16", grid, block, sharedBytes, [G.Arg, A.Arg, P.Arg, T, m, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_bwd_partial_k16_f16(const unsigned short* G, const float* A, float* P, int T, int m, int k, int span)</c></summary>
+    public static void SaraLowrankBwdPartialK16F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr G, KernelPtr A, KernelPtr P, int T, int m, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_bwd_partial_k16_f16", grid, block, sharedBytes, [G.Arg, A.Arg, P.Arg, T, m, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_bwd_partial_k32_f16(const unsigned short* G, const float* A, float* P, int T, int m, int k, int span)</c></summary>
+    public static void SaraLowrankBwdPartialK32F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr G, KernelPtr A, KernelPtr P, int T, int m, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_bwd_partial_k32_f16", grid, block, sharedBytes, [G.Arg, A.Arg, P.Arg, T, m, k, span]);
+    }
+
+    /// <summary>kernels/lowrank.cu: <c>sara_lowrank_bwd_partial_k64_f16(const unsigned short* G, const float* A, float* P, int T, int m, int k, int span)</c></summary>
+    public static void SaraLowrankBwdPartialK64F16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr G, KernelPtr A, KernelPtr P, int T, int m, int k, int span)
+    {
+        runtime.Launch("sara_lowrank_bwd_partial_k64_f16", grid, block, sharedBytes, [G.Arg, A.Arg, P.Arg, T, m, k, span]);
     }
 
     /// <summary>kernels/lowrank.cu: <c>sara_lowrank_fwd_finish(const float* P, int S, const float* lambda, float* H, float* Z, int T, int k, int rows)</c></summary>
@@ -115,10 +235,34 @@ internal static unsafe class Kernels
         runtime.Launch("sara_column_sum", grid, block, sharedBytes, [x.Arg, @out.Arg, part.Arg, rows, cols, slice, beta]);
     }
 
+    /// <summary>kernels/reduce.cu: <c>sara_column_sum_bf16(const unsigned short* x, float* out, float* part, int rows, int cols, int slice, float beta)</c></summary>
+    public static void SaraColumnSumBf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr x, KernelPtr @out, KernelPtr part, int rows, int cols, int slice, float beta)
+    {
+        runtime.Launch("sara_column_sum_bf16", grid, block, sharedBytes, [x.Arg, @out.Arg, part.Arg, rows, cols, slice, beta]);
+    }
+
+    /// <summary>kernels/reduce.cu: <c>sara_column_sum_f16(const unsigned short* x, float* out, float* part, int rows, int cols, int slice, float beta)</c></summary>
+    public static void SaraColumnSumF16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr x, KernelPtr @out, KernelPtr part, int rows, int cols, int slice, float beta)
+    {
+        runtime.Launch("sara_column_sum_f16", grid, block, sharedBytes, [x.Arg, @out.Arg, part.Arg, rows, cols, slice, beta]);
+    }
+
     /// <summary>kernels/reduce.cu: <c>sara_column_sum_narrow(const float* x, float* out, float* part, int rows, int cols, int slice, float beta)</c></summary>
     public static void SaraColumnSumNarrow(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr x, KernelPtr @out, KernelPtr part, int rows, int cols, int slice, float beta)
     {
         runtime.Launch("sara_column_sum_narrow", grid, block, sharedBytes, [x.Arg, @out.Arg, part.Arg, rows, cols, slice, beta]);
+    }
+
+    /// <summary>kernels/reduce.cu: <c>sara_column_sum_narrow_bf16(const unsigned short* x, float* out, float* part, int rows, int cols, int slice, float beta)</c></summary>
+    public static void SaraColumnSumNarrowBf16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr x, KernelPtr @out, KernelPtr part, int rows, int cols, int slice, float beta)
+    {
+        runtime.Launch("sara_column_sum_narrow_bf16", grid, block, sharedBytes, [x.Arg, @out.Arg, part.Arg, rows, cols, slice, beta]);
+    }
+
+    /// <summary>kernels/reduce.cu: <c>sara_column_sum_narrow_f16(const unsigned short* x, float* out, float* part, int rows, int cols, int slice, float beta)</c></summary>
+    public static void SaraColumnSumNarrowF16(IKernelRuntime runtime, Dim3 grid, Dim3 block, uint sharedBytes, KernelPtr x, KernelPtr @out, KernelPtr part, int rows, int cols, int slice, float beta)
+    {
+        runtime.Launch("sara_column_sum_narrow_f16", grid, block, sharedBytes, [x.Arg, @out.Arg, part.Arg, rows, cols, slice, beta]);
     }
 
     /// <summary>kernels/reduce.cu: <c>sara_column_sum_finish(const float* part, int slices, float* out, int cols, float beta)</c></summary>
@@ -203,8 +347,16 @@ internal static unsafe class Kernels
     public static readonly IReadOnlyDictionary<string, string[]> Parameters = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
         ["sara_adamw_batch"] = ["p0", "g0", "m0", "v0", "p1", "g1", "m1", "v1", "p2", "g2", "m2", "v2", "p3", "g3", "m3", "v3", "p4", "g4", "m4", "v4", "p5", "g5", "m5", "v5", "p6", "g6", "m6", "v6", "p7", "g7", "m7", "v7", "sizes", "lr", "beta1", "beta2", "eps", "weight_decay", "bc1", "bc2"],
+        ["sara_convert_bf16_f32"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_f16_f32"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_f32_bf16"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_f32_f16"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_bf16_f16"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
+        ["sara_convert_f16_bf16"] = ["dst", "ldd", "src", "lds", "rows", "cols"],
         ["sara_add_row_vector"] = ["y", "b", "rows", "cols"],
         ["sara_axpby"] = ["y", "x", "a", "b", "n"],
+        ["sara_add_row_vector_16"] = ["y", "ytype", "b", "rows", "cols"],
+        ["sara_axpby_typed"] = ["y", "ytype", "x", "xtype", "a", "b", "n"],
         ["sara_scale_columns"] = ["y", "x", "v", "rows", "cols"],
         ["sara_relu_fwd"] = ["y", "x", "n"],
         ["sara_relu_bwd"] = ["dx", "dy", "y", "beta", "n"],
@@ -213,13 +365,29 @@ internal static unsafe class Kernels
         ["sara_lowrank_fwd_partial_k16"] = ["X", "B", "P", "T", "n", "k", "span"],
         ["sara_lowrank_fwd_partial_k32"] = ["X", "B", "P", "T", "n", "k", "span"],
         ["sara_lowrank_fwd_partial_k64"] = ["X", "B", "P", "T", "n", "k", "span"],
+        ["sara_lowrank_fwd_partial_k16_bf16"] = ["X", "B", "P", "T", "n", "k", "span"],
+        ["sara_lowrank_fwd_partial_k32_bf16"] = ["X", "B", "P", "T", "n", "k", "span"],
+        ["sara_lowrank_fwd_partial_k64_bf16"] = ["X", "B", "P", "T", "n", "k", "span"],
+        ["sara_lowrank_fwd_partial_k16_f16"] = ["X", "B", "P", "T", "n", "k", "span"],
+        ["sara_lowrank_fwd_partial_k32_f16"] = ["X", "B", "P", "T", "n", "k", "span"],
+        ["sara_lowrank_fwd_partial_k64_f16"] = ["X", "B", "P", "T", "n", "k", "span"],
         ["sara_lowrank_bwd_partial_k16"] = ["G", "A", "P", "T", "m", "k", "span"],
         ["sara_lowrank_bwd_partial_k32"] = ["G", "A", "P", "T", "m", "k", "span"],
         ["sara_lowrank_bwd_partial_k64"] = ["G", "A", "P", "T", "m", "k", "span"],
+        ["sara_lowrank_bwd_partial_k16_bf16"] = ["G", "A", "P", "T", "m", "k", "span"],
+        ["sara_lowrank_bwd_partial_k32_bf16"] = ["G", "A", "P", "T", "m", "k", "span"],
+        ["sara_lowrank_bwd_partial_k64_bf16"] = ["G", "A", "P", "T", "m", "k", "span"],
+        ["sara_lowrank_bwd_partial_k16_f16"] = ["G", "A", "P", "T", "m", "k", "span"],
+        ["sara_lowrank_bwd_partial_k32_f16"] = ["G", "A", "P", "T", "m", "k", "span"],
+        ["sara_lowrank_bwd_partial_k64_f16"] = ["G", "A", "P", "T", "m", "k", "span"],
         ["sara_lowrank_fwd_finish"] = ["P", "S", "lambda", "H", "Z", "T", "k", "rows"],
         ["sara_lowrank_bwd_finish"] = ["P", "S", "H", "lambda", "s", "dZ", "dH", "dlambda_part", "T", "k", "rows"],
         ["sara_column_sum"] = ["x", "out", "part", "rows", "cols", "slice", "beta"],
+        ["sara_column_sum_bf16"] = ["x", "out", "part", "rows", "cols", "slice", "beta"],
+        ["sara_column_sum_f16"] = ["x", "out", "part", "rows", "cols", "slice", "beta"],
         ["sara_column_sum_narrow"] = ["x", "out", "part", "rows", "cols", "slice", "beta"],
+        ["sara_column_sum_narrow_bf16"] = ["x", "out", "part", "rows", "cols", "slice", "beta"],
+        ["sara_column_sum_narrow_f16"] = ["x", "out", "part", "rows", "cols", "slice", "beta"],
         ["sara_column_sum_finish"] = ["part", "slices", "out", "cols", "beta"],
         ["sara_sum_partials"] = ["partials", "count", "scale", "out"],
         ["sara_routing_fwd"] = ["H", "Wg", "bg", "Lambda", "gates", "lamEff", "Z", "T", "E", "k", "topK"],

@@ -1,24 +1,38 @@
 // Little-endian conversions between float and the F16 / BF16 / F64 storage types, span at a time.
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
+using Sara.Native.Tensors;
 
 namespace Sara.Native.IO;
 
-/// <summary>Element conversions used by the safetensors reader and writer (round to nearest even).</summary>
+/// <summary>
+/// Element conversions used by the safetensors reader and writer: the 16-bit types through <see cref="Precision"/>
+/// (round to nearest even, PyTorch's bits; NaN becomes the canonical quiet NaN).
+/// </summary>
 public static class FloatConversions
 {
-    /// <summary>bfloat16 bits of <paramref name="value"/>, rounded to nearest even; NaN stays a (quiet) NaN.</summary>
-    public static ushort ToBFloat16Bits(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x0040);
-        uint roundingBias = 0x7FFFu + ((bits >> 16) & 1u);
-        return (ushort)((bits + roundingBias) >> 16);
-    }
+    /// <summary>bfloat16 bits of <paramref name="value"/>, rounded to nearest even (<see cref="Precision.ToBFloat16"/>).</summary>
+    public static ushort ToBFloat16Bits(float value) => Precision.ToBFloat16(value);
 
     /// <summary>The float a bfloat16 bit pattern stands for (exact).</summary>
-    public static float FromBFloat16Bits(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+    public static float FromBFloat16Bits(ushort bits) => Precision.FromBFloat16(bits);
+
+    /// <summary>The tensor element type a safetensors dtype is held in on a backend: F32, BF16, F16, or null (no tensor dtype).</summary>
+    public static DType? TensorDType(SafetensorsDType dtype) => dtype switch
+    {
+        SafetensorsDType.F32 => DType.F32,
+        SafetensorsDType.BF16 => DType.BF16,
+        SafetensorsDType.F16 => DType.F16,
+        _ => null,
+    };
+
+    /// <summary>The safetensors dtype a tensor of <paramref name="dtype"/> is written as.</summary>
+    public static SafetensorsDType ToSafetensors(DType dtype) => dtype switch
+    {
+        DType.BF16 => SafetensorsDType.BF16,
+        DType.F16 => SafetensorsDType.F16,
+        _ => SafetensorsDType.F32,
+    };
 
     /// <summary>Decodes <paramref name="dest"/>.Length elements of <paramref name="dtype"/> from little-endian bytes.</summary>
     public static void Decode(SafetensorsDType dtype, ReadOnlySpan<byte> src, Span<float> dest)
@@ -31,11 +45,11 @@ public static class FloatConversions
             case SafetensorsDType.F32:
                 for (int i = 0; i < dest.Length; i++) dest[i] = BinaryPrimitives.ReadSingleLittleEndian(src[(4 * i)..]);
                 break;
-            case SafetensorsDType.F16:
-                for (int i = 0; i < dest.Length; i++) dest[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(src[(2 * i)..]);
+            case SafetensorsDType.F16 or SafetensorsDType.BF16 when BitConverter.IsLittleEndian:
+                Precision.Widen(TensorDType(dtype)!.Value, MemoryMarshal.Cast<byte, ushort>(src), dest);
                 break;
-            case SafetensorsDType.BF16:
-                DecodeBFloat16(src, dest);
+            case SafetensorsDType.F16 or SafetensorsDType.BF16:
+                for (int i = 0; i < dest.Length; i++) dest[i] = Precision.From16(TensorDType(dtype)!.Value, BinaryPrimitives.ReadUInt16LittleEndian(src[(2 * i)..]));
                 break;
             case SafetensorsDType.F64:
                 for (int i = 0; i < dest.Length; i++) dest[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(src[(8 * i)..]);
@@ -43,24 +57,6 @@ public static class FloatConversions
             default:
                 throw new NotSupportedException($"dtype {SafetensorsDTypes.ToHeaderName(dtype)} cannot be read as float (F32, F16, BF16, F64 can)");
         }
-    }
-
-    /// <summary>bfloat16 to float is the bits shifted into the high half (exact): 16 at a time with SIMD on a little-endian host.</summary>
-    private static void DecodeBFloat16(ReadOnlySpan<byte> src, Span<float> dest)
-    {
-        var i = 0;
-        if (BitConverter.IsLittleEndian && Vector256.IsHardwareAccelerated)
-        {
-            var bits = MemoryMarshal.Cast<byte, ushort>(src);
-            var output = MemoryMarshal.Cast<float, uint>(dest);
-            for (; i + 16 <= bits.Length; i += 16)
-            {
-                var (lo, hi) = Vector256.Widen(Vector256.Create(bits.Slice(i, 16)));
-                (lo << 16).CopyTo(output.Slice(i, 8));
-                (hi << 16).CopyTo(output.Slice(i + 8, 8));
-            }
-        }
-        for (; i < dest.Length; i++) dest[i] = FromBFloat16Bits(BinaryPrimitives.ReadUInt16LittleEndian(src[(2 * i)..]));
     }
 
     /// <summary>Encodes floats as little-endian <paramref name="dtype"/> (F32, F16, BF16 or F64).</summary>
@@ -74,11 +70,11 @@ public static class FloatConversions
             case SafetensorsDType.F32:
                 for (int i = 0; i < src.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(dest[(4 * i)..], src[i]);
                 break;
-            case SafetensorsDType.F16:
-                for (int i = 0; i < src.Length; i++) BinaryPrimitives.WriteHalfLittleEndian(dest[(2 * i)..], (Half)src[i]);
+            case SafetensorsDType.F16 or SafetensorsDType.BF16 when BitConverter.IsLittleEndian:
+                Precision.Narrow(TensorDType(dtype)!.Value, src, MemoryMarshal.Cast<byte, ushort>(dest));
                 break;
-            case SafetensorsDType.BF16:
-                for (int i = 0; i < src.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(dest[(2 * i)..], ToBFloat16Bits(src[i]));
+            case SafetensorsDType.F16 or SafetensorsDType.BF16:
+                for (int i = 0; i < src.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(dest[(2 * i)..], Precision.To16(TensorDType(dtype)!.Value, src[i]));
                 break;
             case SafetensorsDType.F64:
                 for (int i = 0; i < src.Length; i++) BinaryPrimitives.WriteDoubleLittleEndian(dest[(8 * i)..], src[i]);

@@ -21,4 +21,10 @@ public interface ISafetensorsSource : IDisposable
 
     /// <summary>The tensor's elements converted to float (F32, F16, BF16, F64), row-major.</summary>
     float[] ReadFloats(string name);
+
+    /// <summary>
+    /// Raw little-endian bytes of tensor <paramref name="name"/> from <paramref name="byteOffset"/> into
+    /// <paramref name="destination"/> (a positional read): how 16-bit weights reach a backend without a float32 copy.
+    /// </summary>
+    void ReadBytes(string name, long byteOffset, Span<byte> destination);
 }

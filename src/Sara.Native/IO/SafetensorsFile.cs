@@ -141,6 +141,18 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
         return new ReadOnlySpan<byte>(Pointer(info.DataBegin), (int)info.ByteLength);
     }
 
+    /// <summary>
+    /// Reads <paramref name="destination"/>.Length raw bytes of tensor <paramref name="name"/> from <paramref name="byteOffset"/>
+    /// (a positional read, like the rest of the reader): how 16-bit weights reach a backend without a float32 copy.
+    /// </summary>
+    public void ReadBytes(string name, long byteOffset, Span<byte> destination)
+    {
+        var info = GetInfo(name);
+        if (byteOffset < 0 || byteOffset + destination.Length > info.ByteLength)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset), $"{Path}: bytes [{byteOffset}, {byteOffset + destination.Length}) lie outside tensor '{name}' ({info.ByteLength} bytes)");
+        ReadAt(info.DataBegin + byteOffset, destination);
+    }
+
     /// <summary>Copies the raw bytes of tensor <paramref name="name"/> to <paramref name="destination"/> (any size, 1 MiB at a time).</summary>
     public void CopyBytes(string name, Stream destination)
     {

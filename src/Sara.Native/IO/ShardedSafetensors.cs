@@ -121,6 +121,8 @@ public sealed class ShardedSafetensors : ISafetensorsSource
 
     public float[] ReadFloats(string name) => Shard(name).ReadFloats(name);
 
+    public void ReadBytes(string name, long byteOffset, Span<byte> destination) => Shard(name).ReadBytes(name, byteOffset, destination);
+
     /// <summary>The index file and every shard file it opened.</summary>
     public IEnumerable<string> Files => new[] { Path }.Concat(_shards.Select(s => s.Path));
 

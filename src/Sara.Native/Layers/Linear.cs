@@ -4,15 +4,20 @@ using Sara.Native.Tensors;
 
 namespace Sara.Native.Layers;
 
-/// <summary>Dense layer Y = X W^T + b with a trainable weight (full fine-tuning): the baseline SARA is measured against.</summary>
+/// <summary>
+/// Dense layer Y = X W^T + b with a trainable weight (full fine-tuning): the baseline SARA is measured against.
+/// The weight may be stored in 16 bits (the compute copy of mixed-precision training; its gradient is float32, and
+/// AdamW, which updates float32 master weights only, refuses it).
+/// </summary>
 public sealed class Linear : IDisposable
 {
-    public Linear(Backend backend, float[] weight, int outFeatures, int inFeatures, float[]? bias = null, bool trainBias = true)
+    public Linear(Backend backend, float[] weight, int outFeatures, int inFeatures, float[]? bias = null, bool trainBias = true,
+        DType weightType = DType.F32)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(outFeatures, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(inFeatures, 1);
         using var _ = TensorScope.Suspend();
-        Weight = Variable.Parameter(backend.FromArray(weight, outFeatures, inFeatures), "weight");
+        Weight = Variable.Parameter(backend.FromArray(weight, weightType, outFeatures, inFeatures), "weight");
         if (bias is not null)
         {
             var b = backend.FromArray(bias, outFeatures);
@@ -56,9 +61,16 @@ public sealed class Linear : IDisposable
     internal static Tensor DenseForward(Backend backend, Tensor x, Tensor w, Tensor? bias)
     {
         CheckInput(x, w);
-        var y = backend.Empty(x.Rows, w.Rows);
-        backend.Gemm(x, false, w, true, y);
-        if (bias is not null) backend.AddRowVector(y, bias);
+        var y = backend.Empty(x.DType, x.Rows, w.Rows);
+        if (bias is null)
+        {
+            backend.Gemm(x, false, w, true, y);
+            return y;
+        }
+        var sum = new Float32Accumulator(backend, y, 0f);   // a 16-bit Y is rounded once, after the bias
+        backend.Gemm(x, false, w, true, sum.Sum);
+        backend.AddRowVector(sum.Sum, bias);
+        sum.Finish();
         return y;
     }
 

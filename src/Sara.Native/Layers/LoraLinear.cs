@@ -46,7 +46,7 @@ public sealed class LoraLinear : IDisposable
         if (loraA.Length != (long)r * n) throw new ArgumentException($"Layer '{name}': lora_A must be {r} x {n}; got {loraA.Length} values.", nameof(loraA));
         if (loraB.Length != (long)m * r) throw new ArgumentException($"Layer '{name}': lora_B must be {m} x {r}; got {loraB.Length} values.", nameof(loraB));
         using var _ = TensorScope.Suspend();
-        var w = PretrainedFactors.Upload(backend, name, w0, m, n, bias, out var b);
+        var (w, b) = PretrainedFactors.Upload(backend, name, w0, m, n, bias, DType.F32);   // the LoRA baseline keeps a float32 W0
         return new LoraLinear(backend, name, w, b, backend.FromArray(loraA, r, n), backend.FromArray(loraB, m, r), options);
     }
 

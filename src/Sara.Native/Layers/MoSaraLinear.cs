@@ -9,7 +9,8 @@ namespace Sara.Native.Layers;
 /// <summary>
 /// Mo-SARA (DESIGN 1.3): frozen A = U_k, B = V_k^T; E singular-value experts (Lambda: E x k, zero at start) mixed per token
 /// by a router over H = X B^T (Wg: E x k, bg: E). Trainable parameters: 2Ek + E.
-/// Cannot be merged into W0: the scaling depends on the input through the router gates.
+/// Cannot be merged into W0: the scaling depends on the input through the router gates. W0, A and B are frozen and may be
+/// 16-bit (<see cref="MoSaraOptions.W0DType"/>, <see cref="MoSaraOptions.FactorDType"/>) on every backend.
 /// </summary>
 public sealed class MoSaraLinear : IDisposable
 {
@@ -30,13 +31,25 @@ public sealed class MoSaraLinear : IDisposable
         Bg = Variable.Parameter(bg is null ? backend.Zeros(e) : backend.FromArray(bg, e), $"{name}.bg");
     }
 
-    /// <summary>Builds the layer from W0 (m x n): rank plan and SVD exactly as <see cref="SaraLinear.FromPretrained"/>.</summary>
+    /// <summary>Builds the layer from W0 (m x n, stored as <see cref="MoSaraOptions.W0DType"/>): rank plan and SVD as SARA's.</summary>
     public static MoSaraLinear FromPretrained(Backend backend, string name, float[] w0, int m, int n, float[]? bias = null,
         MoSaraOptions? options = null)
     {
         options ??= new MoSaraOptions();
         options.Validate();
-        var f = PretrainedFactors.Compute(backend, name, w0, m, n, bias, options.Rank, options.FixedRank, options.Svd);
+        var (w, b) = PretrainedFactors.Upload(backend, name, w0, m, n, bias, options.W0DType);
+        return FromPretrained(backend, name, w, b, options);
+    }
+
+    /// <summary>
+    /// Builds the layer over a W0 already on the backend (any dtype; with an optional f32 bias [m]); the layer owns both
+    /// from here on (disposed with it, or at once if this throws). Frozen A and B are stored as <see cref="MoSaraOptions.FactorDType"/>.
+    /// </summary>
+    public static MoSaraLinear FromPretrained(Backend backend, string name, Tensor w0, Tensor? bias = null, MoSaraOptions? options = null)
+    {
+        options ??= new MoSaraOptions();
+        PretrainedFactors.OrDispose(options.Validate, w0, bias);
+        var f = PretrainedFactors.Compute(backend, name, w0, bias, options.Rank, options.FixedRank, options.Svd, options.FactorDType);
         return new MoSaraLinear(backend, name, f, options, null, null, null);
     }
 
@@ -46,12 +59,30 @@ public sealed class MoSaraLinear : IDisposable
     {
         options ??= new MoSaraOptions();
         options.Validate();
-        int e = options.Experts;
+        CheckRouter(name, options.Experts, k, lambdas, wg, bg);
+        var (w, bt) = PretrainedFactors.Upload(backend, name, w0, m, n, bias, options.W0DType);
+        return FromFactors(backend, name, w, bt, a, b, k, options, lambdas, wg, bg);
+    }
+
+    /// <summary>As the float[] overload, over a W0 already on the backend (any dtype; owned by the layer from here on).</summary>
+    public static MoSaraLinear FromFactors(Backend backend, string name, Tensor w0, Tensor? bias,
+        float[] a, float[] b, int k, MoSaraOptions? options = null, float[]? lambdas = null, float[]? wg = null, float[]? bg = null)
+    {
+        options ??= new MoSaraOptions();
+        PretrainedFactors.OrDispose(() =>
+        {
+            options.Validate();
+            CheckRouter(name, options.Experts, k, lambdas, wg, bg);
+        }, w0, bias);
+        var f = PretrainedFactors.FromGiven(backend, name, w0, bias, a, b, k, options.FactorDType);
+        return new MoSaraLinear(backend, name, f, options, lambdas, wg, bg);
+    }
+
+    private static void CheckRouter(string name, int e, int k, float[]? lambdas, float[]? wg, float[]? bg)
+    {
         if (lambdas is not null && lambdas.Length != e * k) throw new ArgumentException($"Layer '{name}': Lambda must be {e} x {k}.", nameof(lambdas));
         if (wg is not null && wg.Length != e * k) throw new ArgumentException($"Layer '{name}': Wg must be {e} x {k}.", nameof(wg));
         if (bg is not null && bg.Length != e) throw new ArgumentException($"Layer '{name}': bg must have {e} values.", nameof(bg));
-        var f = PretrainedFactors.FromGiven(backend, name, w0, m, n, bias, a, b, k);
-        return new MoSaraLinear(backend, name, f, options, lambdas, wg, bg);
     }
 
     public Backend Backend { get; }
@@ -85,15 +116,13 @@ public sealed class MoSaraLinear : IDisposable
     {
         Linear.CheckInput(x.Value, W0);
         int t = x.Value.Rows, k = K, e = Experts;
-        // The adapter term first; the large GEMM then adds X W0^T into it (beta = 1), one pass over Y.
-        var y = Backend.Empty(t, OutFeatures);
+        var y = Backend.Empty(x.Value.DType, t, OutFeatures);   // Y takes X's dtype
         var h = Backend.Empty(t, k);
         var gates = Backend.Empty(t, e);
         var lamEff = Backend.Empty(t, k);
         var z = Backend.Empty(t, k);
-        RoutingOps.AdapterForward(Backend, x.Value, A, B, Wg.Value, Bg.Value, Lambdas.Value, Options.TopK, Options.Scale,
-            y, h, gates, lamEff, z, Options.CheckFinite, beta: 0f);
-        Linear.DenseAccumulate(Backend, x.Value, W0, Bias, y);
+        MoSaraOps.Forward(Backend, x.Value, W0, Bias, A, B, Wg.Value, Bg.Value, Lambdas.Value, Options.TopK, Options.Scale,
+            y, h, gates, lamEff, z, Options.CheckFinite);
         var output = new Variable(y, true);
         if (Options.CollectRouterStats || Options.BalanceWeight > 0f)
         {
@@ -107,20 +136,9 @@ public sealed class MoSaraLinear : IDisposable
     private void Backward(Tape tape, Variable output, Variable x, Tensor h, Tensor gates, Tensor lamEff)
     {
         if (!output.HasGrad(tape)) return;
-        var g = output.Grad!;
-        Tensor? dx = null;
-        var bx = 0f;
-        if (x.RequiresGrad) (dx, bx) = x.GradTarget(tape);
-        using var dLambdas = Backend.Empty(Lambdas.Value.Shape);
-        using var dWg = Backend.Empty(Wg.Value.Shape);
-        using var dbg = Backend.Empty(Bg.Value.Shape);
-        // dX = dH B first; the large GEMM then folds G W0 in through beta = 1.
-        RoutingOps.AdapterBackward(Backend, g, A, B, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.Scale,
-            Options.BalanceWeight, dx, dLambdas, dWg, dbg, Options.CheckFinite, dxBeta: bx);
-        if (dx is not null) Backend.Gemm(g, false, W0, false, dx, 1f, 1f);
-        Lambdas.AddToGrad(tape, dLambdas);
-        Wg.AddToGrad(tape, dWg);
-        Bg.AddToGrad(tape, dbg);
+        MoSaraOps.Backward(Backend, output.Grad!, W0, A, B, h, Wg.Value, Lambdas.Value, gates, lamEff, Options.TopK, Options.Scale,
+            Options.BalanceWeight, dX: SaraLinear.Target(tape, x), dLambdas: SaraLinear.Target(tape, Lambdas),
+            dWg: SaraLinear.Target(tape, Wg), dbg: SaraLinear.Target(tape, Bg), checkFinite: Options.CheckFinite);
     }
 
     /// <summary>Always refused: Mo-SARA's singular-value scaling depends on the input through the router.</summary>

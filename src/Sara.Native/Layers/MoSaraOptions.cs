@@ -1,4 +1,5 @@
 using Sara.Native.Svd;
+using Sara.Native.Tensors;
 
 namespace Sara.Native.Layers;
 
@@ -18,6 +19,12 @@ public sealed record MoSaraOptions
     public float BalanceWeight { get; init; }
     public SvdOptions? Svd { get; init; }
 
+    /// <summary>Storage of a W0 given as float[] (a W0 given as a tensor keeps its dtype).</summary>
+    public DType W0DType { get; init; } = DType.F32;
+
+    /// <summary>Storage of the frozen A and B (f32, bf16 or f16, on every backend).</summary>
+    public DType FactorDType { get; init; } = DType.F32;
+
     /// <summary>Copy the gates to the host after each forward for <see cref="MoSaraLinear.LastRouterStats"/> (a sync on the GPU).</summary>
     public bool CollectRouterStats { get; init; } = true;
 
@@ -36,5 +43,7 @@ public sealed record MoSaraOptions
             throw new ArgumentOutOfRangeException(nameof(BalanceWeight), "BalanceWeight must be finite and >= 0.");
         if (!(RouterInitStd >= 0) || !float.IsFinite(RouterInitStd))
             throw new ArgumentOutOfRangeException(nameof(RouterInitStd), "RouterInitStd must be finite and >= 0.");
+        if (!Enum.IsDefined(W0DType)) throw new ArgumentOutOfRangeException(nameof(W0DType), $"Unknown dtype {W0DType}.");
+        if (!Enum.IsDefined(FactorDType)) throw new ArgumentOutOfRangeException(nameof(FactorDType), $"Unknown dtype {FactorDType}.");
     }
 }

@@ -29,13 +29,29 @@ public sealed class SaraLinear : IDisposable
         Lambda = Variable.Parameter(lambda, $"{name}.lambda");
     }
 
-    /// <summary>Builds the adapter from W0 (m x n, row-major): rank from the plan (or FixedRank), factors from the truncated SVD.</summary>
+    /// <summary>
+    /// Builds the adapter from W0 (m x n, row-major, stored as <see cref="SaraOptions.W0DType"/>): rank from the plan
+    /// (or FixedRank), factors from the truncated SVD.
+    /// </summary>
     public static SaraLinear FromPretrained(Backend backend, string name, float[] w0, int m, int n, float[]? bias = null,
         SaraOptions? options = null)
     {
         options ??= new SaraOptions();
         options.Validate();
-        var f = PretrainedFactors.Compute(backend, name, w0, m, n, bias, options.Rank, options.FixedRank, options.Svd);
+        var (w, b) = PretrainedFactors.Upload(backend, name, w0, m, n, bias, options.W0DType);
+        return FromPretrained(backend, name, w, b, options);
+    }
+
+    /// <summary>
+    /// Builds the adapter over a W0 already on the backend (m x n, any dtype: a bf16 / f16 W0 stays 16-bit, e.g. loaded
+    /// by <see cref="IO.SafetensorsTensors.Load"/> without a float32 copy) and an optional f32 bias [m]. The layer owns both
+    /// from here on (they are disposed with it, or at once if this throws); make them outside any <see cref="TensorScope"/>.
+    /// </summary>
+    public static SaraLinear FromPretrained(Backend backend, string name, Tensor w0, Tensor? bias = null, SaraOptions? options = null)
+    {
+        options ??= new SaraOptions();
+        PretrainedFactors.OrDispose(options.Validate, w0, bias);
+        var f = PretrainedFactors.Compute(backend, name, w0, bias, options.Rank, options.FixedRank, options.Svd, DType.F32);
         using var _ = TensorScope.Suspend();
         return new SaraLinear(backend, name, f.W0, f.Bias, f.A, f.B, backend.Zeros(f.K), options, f.Plan);
     }
@@ -46,11 +62,33 @@ public sealed class SaraLinear : IDisposable
     {
         options ??= new SaraOptions();
         options.Validate();
-        if (lambda is not null && lambda.Length != k) throw new ArgumentException($"Layer '{name}': lambda must have {k} values; got {lambda.Length}.", nameof(lambda));
-        var f = PretrainedFactors.FromGiven(backend, name, w0, m, n, bias, a, b, k);
+        CheckLambda(name, lambda, k);
+        var (w, bt) = PretrainedFactors.Upload(backend, name, w0, m, n, bias, options.W0DType);
+        return FromFactors(backend, name, w, bt, a, b, k, lambda, options);
+    }
+
+    /// <summary>
+    /// Builds the layer from given factors over a W0 already on the backend (any dtype; owned by the layer from here on,
+    /// as in <see cref="FromPretrained(Backend, string, Tensor, Tensor?, SaraOptions?)"/>).
+    /// </summary>
+    public static SaraLinear FromFactors(Backend backend, string name, Tensor w0, Tensor? bias,
+        float[] a, float[] b, int k, float[]? lambda = null, SaraOptions? options = null)
+    {
+        options ??= new SaraOptions();
+        PretrainedFactors.OrDispose(() =>
+        {
+            options.Validate();
+            CheckLambda(name, lambda, k);
+        }, w0, bias);
+        var f = PretrainedFactors.FromGiven(backend, name, w0, bias, a, b, k, DType.F32);
         using var _ = TensorScope.Suspend();
         var lam = lambda is null ? backend.Zeros(k) : backend.FromArray(lambda, k);
         return new SaraLinear(backend, name, f.W0, f.Bias, f.A, f.B, lam, options, null);
+    }
+
+    private static void CheckLambda(string name, float[]? lambda, int k)
+    {
+        if (lambda is not null && lambda.Length != k) throw new ArgumentException($"Layer '{name}': lambda must have {k} values; got {lambda.Length}.", nameof(lambda));
     }
 
     public Backend Backend { get; }
@@ -82,12 +120,11 @@ public sealed class SaraLinear : IDisposable
             return merged;
         }
         Linear.CheckInput(x.Value, W0);
-        // The adapter term first; the large GEMM then adds X W0^T into it (beta = 1), one pass over Y.
-        var y = Backend.Empty(x.Value.Rows, OutFeatures);
+        // Y takes X's dtype (bf16 activations in, bf16 out); H and Z stay float32.
+        var y = Backend.Empty(x.Value.DType, x.Value.Rows, OutFeatures);
         var h = Backend.Empty(x.Value.Rows, K);
         var z = Backend.Empty(x.Value.Rows, K);
-        LowRankOps.AdapterForward(Backend, x.Value, A.Value, B.Value, Lambda.Value, Options.Scale, y, h, z, beta: 0f);
-        Linear.DenseAccumulate(Backend, x.Value, W0, Bias?.Value, y);
+        SaraOps.Forward(Backend, x.Value, W0, Bias?.Value, A.Value, B.Value, Lambda.Value, Options.Scale, y, h, z);
         var output = new Variable(y, true);
         tape.Record(() => AdapterBackward(tape, output, x, h, z));
         return output;
@@ -96,34 +133,16 @@ public sealed class SaraLinear : IDisposable
     private void AdapterBackward(Tape tape, Variable output, Variable x, Tensor h, Tensor z)
     {
         if (!output.HasGrad(tape)) return;
-        var g = output.Grad!;
-        var s = Options.Scale;
-        var needDh = B.RequiresGrad || x.RequiresGrad;
-        var dh = needDh ? Backend.Empty(g.Rows, K) : null;
-        Lambda.WriteGrad(tape, dlambda => Backend.LowRankBackwardRank(g, A.Value, h, Lambda.Value, s, null, dh, dlambda));
-        if (A.RequiresGrad)
-        {
-            var (da, ba) = A.GradTarget(tape);
-            Backend.Gemm(g, true, z, false, da, s, ba);
-        }
-        if (B.RequiresGrad)
-        {
-            var (db, bb) = B.GradTarget(tape);
-            Backend.Gemm(dh!, true, x.Value, false, db, 1f, bb);
-        }
-        if (Bias is { RequiresGrad: true })
-        {
-            var (dbias, bbias) = Bias.GradTarget(tape);
-            Backend.ColumnSum(g, dbias, bbias);
-        }
-        if (x.RequiresGrad)
-        {
-            // The rank-k term first: the large GEMM then folds it in through beta = 1 instead of a second
-            // read-modify-write pass over the T x n gradient.
-            var (dx, bx) = x.GradTarget(tape);
-            Backend.Gemm(dh!, false, B.Value, false, dx, 1f, bx);
-            Backend.Gemm(g, false, W0, false, dx, 1f, 1f);
-        }
+        SaraOps.Backward(Backend, output.Grad!, x.Value, W0, A.Value, B.Value, Lambda.Value, h, z, Options.Scale,
+            dX: Target(tape, x), dLambda: Target(tape, Lambda), dA: Target(tape, A), dB: Target(tape, B), dBias: Target(tape, Bias));
+    }
+
+    /// <summary>The gradient buffer and beta of a variable that needs one in this pass; null otherwise.</summary>
+    internal static GradOut? Target(Tape tape, Variable? v)
+    {
+        if (v is not { RequiresGrad: true }) return null;
+        var (grad, beta) = v.GradTarget(tape);
+        return new GradOut(grad, beta);
     }
 
     private void DenseInputGrad(Tape tape, Variable output, Variable x)
@@ -163,7 +182,10 @@ public sealed class SaraLinear : IDisposable
 
     private float SquaredNorm(Tensor m) => (float)Backend.SumOfSquares(m).SumOfSquares;
 
-    /// <summary>W0 += s A diag(lambda) B; afterwards Forward runs the dense path only.</summary>
+    /// <summary>
+    /// W0 += s A diag(lambda) B; afterwards Forward runs the dense path only. A 16-bit W0 keeps its dtype: each element is
+    /// W0 + s A diag(lambda) B summed in float64 and rounded once to nearest even (<see cref="LowRankMerge"/>).
+    /// </summary>
     public void Merge()
     {
         if (IsMerged) throw new InvalidOperationException($"Layer '{Name}' is already merged.");
@@ -171,7 +193,7 @@ public sealed class SaraLinear : IDisposable
         IsMerged = true;
     }
 
-    /// <summary>W0 -= s A diag(lambda) B: restores W0 to within float32 rounding.</summary>
+    /// <summary>W0 -= s A diag(lambda) B: restores W0 to within float32 rounding (a 16-bit W0: within one ulp of its dtype).</summary>
     public void Unmerge()
     {
         if (!IsMerged) throw new InvalidOperationException($"Layer '{Name}' is not merged.");
@@ -181,6 +203,11 @@ public sealed class SaraLinear : IDisposable
 
     private void ApplyDelta(float sign)
     {
+        if (W0.DType != DType.F32)
+        {
+            LowRankMerge.Apply(Backend, W0, A.Value, Lambda.Value, B.Value, sign * (double)Options.Scale);
+            return;
+        }
         using var _ = TensorScope.Suspend();
         using var al = Backend.Empty(OutFeatures, K);
         Backend.ScaleColumns(A.Value, Lambda.Value, al);

@@ -5,9 +5,9 @@ using Sara.Native.Tensors;
 namespace Sara.Native.Optim;
 
 /// <summary>
-/// AdamW over a set of parameters. A step updates every parameter with a gradient in one batched call per backend
-/// (<see cref="Backend.AdamW(IReadOnlyList{AdamWTensor}, AdamWOptions, int)"/>: on the GPU one kernel launch per up to 8
-/// tensors, so a layer's parameters take one launch).
+/// AdamW over a set of float32 parameters (master weights; moments float32 too). A step updates every parameter with a
+/// gradient in one batched call per backend (<see cref="Backend.AdamW(IReadOnlyList{AdamWTensor}, AdamWOptions, int)"/>:
+/// on the GPU one kernel launch per up to 8 tensors, so a layer's parameters take one launch).
 /// </summary>
 public sealed class AdamW : IDisposable
 {
@@ -22,6 +22,9 @@ public sealed class AdamW : IDisposable
         foreach (var p in parameters)
         {
             if (!p.RequiresGrad) throw new ArgumentException($"Parameter '{p.Name}' does not require a gradient.", nameof(parameters));
+            if (p.Value.DType != DType.F32)
+                throw new ArgumentException($"Parameter '{p.Name}' is {p.Value.Describe}: AdamW updates float32 master weights only " +
+                                            "(DESIGN 3.1); keep the trainable copy in f32 and convert it for compute.", nameof(parameters));
             var backend = p.Value.Backend;
             _state.Add((p, backend.Zeros(p.Value.Shape), backend.Zeros(p.Value.Shape)));
         }

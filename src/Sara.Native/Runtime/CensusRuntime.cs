@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Sara.Native.Tensors;
 
 namespace Sara.Native.Runtime;
 
@@ -82,6 +83,12 @@ public sealed unsafe class CensusRuntime : IKernelRuntime
         if (!DryRun) Inner.Memset32(dst, value, count);
     }
 
+    public void Memset16(nint dst, ushort value, long count)
+    {
+        Census.Add(CensusKind.Copy, "memset", default, default, 0, [], [], $"{2 * count} B", 0, 2.0 * count);
+        if (!DryRun) Inner.Memset16(dst, value, count);
+    }
+
     public void Launch(string kernel, Dim3 grid, Dim3 block, uint dynamicSharedBytes, ReadOnlySpan<KernelArg> args)
     {
         Validate(kernel, grid, block, dynamicSharedBytes);
@@ -114,6 +121,22 @@ public sealed unsafe class CensusRuntime : IKernelRuntime
         Library("sgemm_strided_batched", $"{batch} x m {m} n {n} k {k}{(transA ? " A^T" : "")}{(transB ? " B^T" : "")}{(beta == 0f ? "" : " +C")}",
             2.0 * batch * m * n * k, bytes,
             () => Inner.GemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch));
+    }
+
+    public void GemmEx(bool transA, bool transB, int m, int n, int k, float alpha, nint a, DType aType, int lda,
+        nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc)
+    {
+        double ea = aType.Size(), eb = bType.Size(), ec = cType.Size();
+        var bytes = ea * m * k + eb * (double)k * n + ec * m * n * (beta == 0f ? 1 : 2);
+        Library("gemmex", $"{aType.Name()} x {bType.Name()} -> {cType.Name()} m {m} n {n} k {k}{(transA ? " A^T" : "")}{(transB ? " B^T" : "")}{(beta == 0f ? "" : " +C")}",
+            2.0 * m * n * k, bytes,
+            () => Inner.GemmEx(transA, transB, m, n, k, alpha, a, aType, lda, b, bType, ldb, beta, c, cType, ldc));
+    }
+
+    public bool AllowTf32
+    {
+        get => Inner.AllowTf32;
+        set => Inner.AllowTf32 = value;
     }
 
     public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt) =>

@@ -1,4 +1,5 @@
 using Sara.Bindings;
+using Sara.Native.Tensors;
 
 namespace Sara.Native.Runtime;
 
@@ -148,6 +149,12 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
         HostMemory.Fill32(dst, value, count);
     }
 
+    public void Memset16(nint dst, ushort value, long count)
+    {
+        Enter("cuMemsetD16Async");
+        HostMemory.Fill16(dst, value, count);
+    }
+
     public void Launch(string kernel, Dim3 grid, Dim3 block, uint dynamicSharedBytes, ReadOnlySpan<KernelArg> args)
     {
         Enter("cuLaunchKernel");
@@ -185,6 +192,23 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
         Enter("cublasSgemmStridedBatched");
         HostBlas.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch, rankKernels: false);
     }
+
+    /// <summary>
+    /// cublasGemmEx's stand-in: the same math (16-bit values widened exactly, float32 sums, one rounding of a 16-bit c) on
+    /// OpenBLAS, with its float32 panels from this runtime's pool (where cuBLAS would use its workspace).
+    /// </summary>
+    public void GemmEx(bool transA, bool transB, int m, int n, int k, float alpha, nint a, DType aType, int lda,
+        nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc)
+    {
+        MixedGemm.CheckGemmExTypes(aType, bType, cType);
+        if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc)) return;
+        Enter("cublasGemmEx");
+        MixedGemm.Run(new HostGemmPanels(Pool, rankKernels: false), transA, transB, m, n, k, alpha,
+            new GemmOperand(a, aType, lda), new GemmOperand(b, bType, ldb), beta, new GemmOperand(c, cType, ldc));
+    }
+
+    /// <summary>Accepted and reported; the emulator has no tensor cores and computes float32 GEMMs in full float32 either way.</summary>
+    public bool AllowTf32 { get; set; }
 
     // The GPU's solvers each wait for the stream once (their status word): counted here the same way.
     public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt)

@@ -1,4 +1,5 @@
 using Sara.Bindings;
+using Sara.Native.Tensors;
 
 namespace Sara.Native.Runtime;
 
@@ -12,9 +13,7 @@ public sealed unsafe partial class GpuRuntime
     {
         if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc)) return;
         Enter();
-        // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T, and the buffers already hold A^T and B^T.
-        var opA = transA ? CublasOperation.T : CublasOperation.N;
-        var opB = transB ? CublasOperation.T : CublasOperation.N;
+        var (opA, opB) = Operations(transA, transB);
         Cublas.Check(Cublas.cublasSgemm_v2(_blas, opB, opA, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc), "cublasSgemm_v2");
     }
 
@@ -24,12 +23,33 @@ public sealed unsafe partial class GpuRuntime
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
         if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc) || batch == 0) return;
         Enter();
-        // As Gemm: row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T on the same buffers, item by item.
-        var opA = transA ? CublasOperation.T : CublasOperation.N;
-        var opB = transB ? CublasOperation.T : CublasOperation.N;
+        var (opA, opB) = Operations(transA, transB);   // as Gemm, item by item
         Cublas.Check(Cublas.cublasSgemmStridedBatched(_blas, opB, opA, n, m, k, &alpha, b, ldb, strideB, a, lda, strideA, &beta, c, ldc, strideC, batch),
             "cublasSgemmStridedBatched");
     }
+
+    /// <summary>cublasGemmEx, CUBLAS_COMPUTE_32F (tensor cores for the 16-bit inputs, float32 accumulation).</summary>
+    public void GemmEx(bool transA, bool transB, int m, int n, int k, float alpha, nint a, DType aType, int lda,
+        nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc)
+    {
+        MixedGemm.CheckGemmExTypes(aType, bType, cType);
+        if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc)) return;
+        Enter();
+        var (opA, opB) = Operations(transA, transB);
+        Cublas.Check(Cublas.cublasGemmEx(_blas, opB, opA, n, m, k, &alpha, b, DataType(bType), ldb, a, DataType(aType), lda,
+            &beta, c, DataType(cType), ldc, CublasComputeType.CUBLAS_COMPUTE_32F, CublasGemmAlgo.Default), "cublasGemmEx");
+    }
+
+    /// <summary>Row-major C = op(A) op(B)  &lt;=&gt;  column-major C^T = op(B)^T op(A)^T, and the buffers already hold A^T and B^T.</summary>
+    private static (CublasOperation A, CublasOperation B) Operations(bool transA, bool transB) =>
+        (transA ? CublasOperation.T : CublasOperation.N, transB ? CublasOperation.T : CublasOperation.N);
+
+    private static CudaDataType DataType(DType t) => t switch
+    {
+        DType.BF16 => CudaDataType.CUDA_R_16BF,
+        DType.F16 => CudaDataType.CUDA_R_16F,
+        _ => CudaDataType.CUDA_R_32F,
+    };
 
     public void Gesvd(int m, int n, nint a, nint s, nint u, nint vt)
     {

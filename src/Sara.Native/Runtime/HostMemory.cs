@@ -30,4 +30,6 @@ public static unsafe class HostMemory
     public static void Copy(nint dst, nint src, long bytes) => Buffer.MemoryCopy((void*)src, (void*)dst, bytes, bytes);
 
     public static void Fill32(nint dst, uint value, long count) => new Span<uint>((void*)dst, checked((int)count)).Fill(value);
+
+    public static void Fill16(nint dst, ushort value, long count) => new Span<ushort>((void*)dst, checked((int)count)).Fill(value);
 }

@@ -1,3 +1,5 @@
+using Sara.Native.Tensors;
+
 namespace Sara.Native.Runtime;
 
 /// <summary>Allocator statistics for a runtime's memory (bytes).</summary>
@@ -43,6 +45,7 @@ public interface IKernelRuntime : IDisposable
     void CopyToHost(Span<byte> dst, nint src);
     void CopyDeviceToDevice(nint dst, nint src, long bytes);
     void Memset32(nint dst, uint value, long count);
+    void Memset16(nint dst, ushort value, long count);
 
     /// <summary>Launches an extern "C" kernel by name; no device synchronisation inside.</summary>
     void Launch(string kernel, Dim3 grid, Dim3 block, uint dynamicSharedBytes, ReadOnlySpan<KernelArg> args);
@@ -57,6 +60,19 @@ public interface IKernelRuntime : IDisposable
     /// </summary>
     void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
         nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch);
+
+    /// <summary>
+    /// cublasGemmEx's cases, row-major: a and b of one 16-bit type, c of that type or float32; 16-bit values widened
+    /// exactly, float32 accumulation (CUBLAS_COMPUTE_32F), a 16-bit c rounded once. Other combinations throw.
+    /// </summary>
+    void GemmEx(bool transA, bool transB, int m, int n, int k, float alpha, nint a, DType aType, int lda,
+        nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc);
+
+    /// <summary>
+    /// Let float32 GEMMs round their inputs to TF32 on tensor cores (GPU only; off by default, so results match the
+    /// float64 oracles to float32 rounding). The emulator accepts the setting and keeps computing in full float32.
+    /// </summary>
+    bool AllowTf32 { get; set; }
 
     /// <summary>Row-major SVD of a[m,n] (destroyed): s (min(m,n), descending); u[m,min] and vt[min,n] when non-zero.</summary>
     void Gesvd(int m, int n, nint a, nint s, nint u, nint vt);

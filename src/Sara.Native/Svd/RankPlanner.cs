@@ -72,7 +72,7 @@ public static class RankPlanner
         // underflow) are scaled by a power of two first (exact) and the values scaled back.
         var largest = Math.Sqrt(norms.Max(x => x.SumOfSquares));
         var exponent = largest > 0 && (largest > ScaleLimit || largest < 1 / ScaleLimit) ? (int)Math.Round(Math.Log2(largest)) : 0;
-        using var scaledCopy = exponent == 0 ? null : backend.Empty(stacked.Shape);
+        using var scaledCopy = exponent == 0 ? null : backend.Empty(stacked.DType, stacked.Shape);   // exact: a power of two
         if (scaledCopy is not null) backend.Axpby((float)Math.ScaleB(1.0, -exponent), stacked, 0f, scaledCopy);
         var work = scaledCopy ?? stacked;
         var svds = KrylovSvd.ComputeBatch(backend, work, batch, kCap, options.Krylov, seeds);

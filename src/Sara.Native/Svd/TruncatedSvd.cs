@@ -18,7 +18,7 @@ public static class TruncatedSvd
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(options);
-        Check.Matrix(backend, w, nameof(w));
+        Check.Matrix(backend, w, nameof(w), any16: true);
         options.Validate();
         int m = w.Rows, n = w.Cols, r = Math.Min(m, n), k = options.Rank;
         if (k > r) throw new ArgumentOutOfRangeException(nameof(options), $"Rank {k} exceeds min(m, n) = {r} of w {w.ShapeText}.");
@@ -70,7 +70,7 @@ public static class TruncatedSvd
     public static float[] ExactSingularValues(Backend backend, Tensor w)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        Check.Matrix(backend, w, nameof(w));
+        Check.Matrix(backend, w, nameof(w), any16: true);
         return backend.ExactSvdValues(w);
     }
 

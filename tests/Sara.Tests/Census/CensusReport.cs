@@ -44,7 +44,7 @@ public static class CensusReport
         foreach (var e in list)
         {
             var (flops, bytes) = KernelCosts.Of(e);
-            var floorUs = KernelCosts.H200Floor(flops, bytes) * 1e6;
+            var floorUs = KernelCosts.H200Floor(e) * 1e6;
             var kernel = e.Kind == CensusKind.Kernel;
             var smem = !kernel ? "" : staticShared is null ? $"{e.DynamicSharedBytes}"
                 : $"{(staticShared.TryGetValue(e.Name, out var st) ? st : 0)} + {e.DynamicSharedBytes}";
@@ -66,8 +66,8 @@ public static class CensusReport
     {
         var kernels = entries.Where(e => e.Kind == CensusKind.Kernel).ToList();
         var big = kernels.Where(e => KernelCosts.Of(e).Bytes > LargeLaunchBytes).ToList();
-        var floor = entries.Where(e => e.Kind != CensusKind.Copy).Sum(e => { var (f, b) = KernelCosts.Of(e); return KernelCosts.H200Floor(f, b); });
-        var kernelFloor = kernels.Sum(e => { var (f, b) = KernelCosts.Of(e); return KernelCosts.H200Floor(f, b); });
+        var floor = entries.Where(e => e.Kind != CensusKind.Copy).Sum(KernelCosts.H200Floor);
+        var kernelFloor = kernels.Sum(KernelCosts.H200Floor);
         string PerPhase(Func<IEnumerable<CensusEntry>, string[], int> count) =>
             string.Join(" / ", CensusSteps.Phases.Select(p => count(entries, [p]).ToString(CultureInfo.InvariantCulture)));
         return $"| {label} | {PerPhase(KernelLaunches)} | {PerPhase(LibraryCalls)} | {HostCopies(entries)} | " +
@@ -100,7 +100,11 @@ public static class CensusReport
                 steps[(layer, shape.K)] = step;
                 sb.AppendLine(Summary($"{layer}, k = {shape.K}", step));
             }
-        foreach (var (layer, k) in new[] { (CensusLayer.SaraWithBias, 16), (CensusLayer.SaraWithBias, 64), (CensusLayer.MoSara, 16), (CensusLayer.MoSara, 64) })
+        foreach (var (layer, k) in new[]
+                 {
+                     (CensusLayer.SaraWithBias, 16), (CensusLayer.SaraWithBias, 64), (CensusLayer.MoSara, 16), (CensusLayer.MoSara, 64),
+                     (CensusLayer.SaraBf16, 16),
+                 })
         {
             sb.AppendLine();
             sb.AppendLine($"{layer}, T = n = m = 4096, k = {k}:");

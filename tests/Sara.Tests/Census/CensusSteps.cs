@@ -29,6 +29,8 @@ public enum CensusLayer
     MoSara,
     /// <summary>MoSaraLinear with the library's defaults: router statistics after each forward (a host copy).</summary>
     MoSaraWithStats,
+    /// <summary>SaraLinear with a trainable bias over a bf16 W0, with bf16 activations (X, Y, dY, dX): the mixed-precision step.</summary>
+    SaraBf16,
 }
 
 public static class CensusSteps
@@ -48,14 +50,16 @@ public static class CensusSteps
         var (t, n, m, k) = (s.T, s.N, s.M, s.K);
         var w0 = new float[(long)m * n];
         float[] a = new float[(long)m * k], b = new float[(long)k * n];
-        var bias = kind == CensusLayer.SaraWithBias ? new float[m] : null;
+        var bias = kind is CensusLayer.SaraWithBias or CensusLayer.SaraBf16 ? new float[m] : null;
+        var bf16 = kind == CensusLayer.SaraBf16;
+        var activations = bf16 ? DType.BF16 : DType.F32;
         IDisposable layer;
         Func<Tape, Variable, Variable> forward;
         IEnumerable<Variable> parameters;
-        if (kind is CensusLayer.Sara or CensusLayer.SaraWithBias)
+        if (kind is CensusLayer.Sara or CensusLayer.SaraWithBias or CensusLayer.SaraBf16)
         {
             var sara = SaraLinear.FromFactors(backend, "sara", w0, m, n, bias, a, b, k,
-                options: new SaraOptions { TrainBias = bias is not null });
+                options: new SaraOptions { TrainBias = bias is not null, W0DType = bf16 ? DType.BF16 : DType.F32 });
             (layer, forward, parameters) = (sara, sara.Forward, sara.Parameters);
         }
         else
@@ -66,8 +70,8 @@ public static class CensusSteps
         }
         using (layer)
         {
-            using var x = Variable.Parameter(backend.Empty(t, n), "x");   // a layer inside a network: dX is formed
-            using var g = backend.Empty(t, m);
+            using var x = new Variable(backend.Empty(activations, t, n), requiresGrad: true, "x");   // inside a network: dX is formed
+            using var g = backend.Empty(activations, t, m);
             using var optimizer = new AdamW(parameters, new AdamWOptions(1e-4f, WeightDecay: 0.01f));
             census.Clear();
             using var scope = new TensorScope();

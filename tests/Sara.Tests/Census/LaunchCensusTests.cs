@@ -33,6 +33,9 @@ public class LaunchCensusTests
             [CensusLayer.SaraWithBias] = (9, 6, 0),
             [CensusLayer.MoSara] = (12, 5, 0),
             [CensusLayer.MoSaraWithStats] = (15, 5, 2),
+            // bf16 X and G: dA = s G^T Z and dB = dH^T X mix a bf16 and a float32 operand (no cublasGemmEx case), so
+            // MixedGemm widens G and X 4 MiB at a time: 16 conversions + 16 SGEMMs each at T = 4096 (bench/README.md).
+            [CensusLayer.SaraBf16] = (43, 36, 0),
         };
 
     internal static CudaBackend DryRun(out LaunchCensus census)

@@ -5,6 +5,7 @@ using Sara.Native.Runtime;
 using Sara.Tests.DeviceCheck.Parity;
 using Sara.Tests.Kernels;
 using Sara.Tests.Layers;
+using Sara.Tests.MixedPrecision;
 using Sara.Tests.Routing;
 using Sara.Tests.Support;
 
@@ -55,7 +56,27 @@ public class DeviceCheckTests
         Assert.That(Catalog("lowrank-forward"), Is.EqualTo(lowRank));
         Assert.That(Catalog("sara-layer"), Is.EqualTo(sara));
         Assert.That(Catalog("routing"), Is.EqualTo(routing));
-        Assert.That(ParityCatalog.All().Select(c => c.Family).Distinct(), Is.EquivalentTo(new[] { "lowrank-forward", "sara-layer", "routing" }),
+        // The 16-bit families: their NUnit cases carry the catalog's ParityCase itself.
+        var gemm16 = Labels(MixedGemmTests.EmulatedCases(), a => ((ParityCase)a[1]!).Label);
+        var sara16 = Labels(MixedPrecisionLayerTests.W0Cases(), a => ((ParityCase)a[1]!).Label);
+        Assert.That(gemm16, Has.Length.EqualTo(Gemm16Parity.Types.Length * Gemm16Parity.Shapes.Length));
+        Assert.That(sara16, Has.Length.EqualTo(2 * SaraLayerParity.Shapes.Length), "bf16 and f16 W0");
+        Assert.That(Catalog("gemm-16bit"), Is.EqualTo(gemm16));
+        Assert.That(Catalog("sara-layer-16bit"), Is.EqualTo(sara16));
+        var activations16 = Labels(MixedPrecisionLayerTests.ActivationCases(), a => ((ParityCase)a[1]!).Label);
+        Assert.That(activations16, Has.Length.EqualTo(4 * SaraLayerParity.Shapes.Length), "bf16 and f16 activations over f32 and bf16 W0");
+        Assert.That(Catalog("sara-layer-16bit-activations"), Is.EqualTo(activations16));
+        var kernels16 = Kernels16Tests.EmulatedCases().Where(c => Equals(c.Arguments[0], "cpu")).Select(c => (ParityCase)c.Arguments[1]!).ToArray();
+        string[] kernelFamilies = ["rank-fwd-16bit", "rank-bwd-16bit", "colsum-16bit", "axpby-16bit", "addrow-16bit"];
+        foreach (var family in kernelFamilies)
+        {
+            var tested = kernels16.Where(c => c.Family == family).Select(c => c.Label).ToArray();
+            Assert.That(tested, Is.Not.Empty, family);
+            Assert.That(Catalog(family), Is.EqualTo(tested), family);
+        }
+        Assert.That(ParityCatalog.All().Select(c => c.Family).Distinct(),
+            Is.EquivalentTo(new[] { "lowrank-forward", "sara-layer", "routing", "gemm-16bit", "sara-layer-16bit", "sara-layer-16bit-activations" }
+                .Concat(kernelFamilies)),
             "a new family in the catalog needs its emulator tests compared here");
     }
 

@@ -5,30 +5,46 @@ namespace Sara.Tests.Package;
 
 /// <summary>
 /// A fresh console project that references Sara.Native from the local feed (NuGet.org for everything else) and whose
-/// Program.cs is the README quickstart, docs/quickstart/Program.cs, copied verbatim. Built once per test run.
+/// Program.cs is one of the docs examples, copied verbatim: the README quickstart (docs/quickstart), the host trainer
+/// (docs/host-trainer, unsafe code: it owns its memory) or the TorchSharp example (docs/torchsharp, which also
+/// references TorchSharp; compiled only). Each is built once per test run.
 /// </summary>
 public sealed class QuickstartConsumer
 {
-    private static readonly Lazy<QuickstartConsumer> Shared = new(() =>
+    private static readonly Lazy<QuickstartConsumer> Shared = Make("quickstart", "consumer", "Quickstart");
+    private static readonly Lazy<QuickstartConsumer> SharedHostTrainer = Make("host-trainer", "host-trainer", "HostTrainer");
+    private static readonly Lazy<QuickstartConsumer> SharedTorchSharp = Make("torchsharp", "torchsharp", "TorchSharpInterop",
+        """<PackageReference Include="TorchSharp" Version="0.107.0" />""");
+
+    private static Lazy<QuickstartConsumer> Make(string example, string folder, string project, string extraReferences = "") => new(() =>
     {
         _ = PackedFeed.Instance;   // packs first
-        return new QuickstartConsumer();
+        return new QuickstartConsumer(example, folder, project, extraReferences);
     }, LazyThreadSafetyMode.ExecutionAndPublication);
 
+    /// <summary>The README quickstart.</summary>
     public static QuickstartConsumer Instance => Shared.Value;
 
-    public static string QuickstartSource => Path.Combine(RepositoryPaths.Root, "docs", "quickstart", "Program.cs");
+    /// <summary>docs/host-trainer: a trainer with its own allocator, stream and autograd on the stateless ops.</summary>
+    public static QuickstartConsumer HostTrainer => SharedHostTrainer.Value;
+
+    /// <summary>docs/torchsharp: how a TorchSharp tensor's pointer and stream reach the library (compiled, not run).</summary>
+    public static QuickstartConsumer TorchSharp => SharedTorchSharp.Value;
+
+    public static string QuickstartSource => Source("quickstart");
+
+    public static string Source(string example) => Path.Combine(RepositoryPaths.Root, "docs", example, "Program.cs");
 
     private static string ConsumerFolder => Path.Combine(PackedFeed.Root, "consumer");
 
     public string Folder { get; }
     public TimeSpan BuildTime { get; }
 
-    private QuickstartConsumer()
+    private QuickstartConsumer(string example, string folder, string project, string extraReferences)
     {
-        Folder = ConsumerFolder;
+        Folder = Path.Combine(PackedFeed.Root, folder);
         Directory.CreateDirectory(Folder);
-        Write("Quickstart.csproj", $"""
+        Write(project + ".csproj", $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <OutputType>Exe</OutputType>
@@ -36,9 +52,11 @@ public sealed class QuickstartConsumer
                 <Nullable>enable</Nullable>
                 <ImplicitUsings>enable</ImplicitUsings>
                 <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+                <AllowUnsafeBlocks>{(example == "host-trainer" ? "true" : "false")}</AllowUnsafeBlocks>
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="Sara.Native" Version="{PackedFeed.Version}" />
+                {extraReferences}
               </ItemGroup>
             </Project>
             """);
@@ -61,7 +79,7 @@ public sealed class QuickstartConsumer
         Write("Directory.Build.props", "<Project />");
         Write("Directory.Build.targets", "<Project />");
         Write("Directory.Packages.props", "<Project />");
-        File.Copy(QuickstartSource, Path.Combine(Folder, "Program.cs"));
+        File.Copy(Source(example), Path.Combine(Folder, "Program.cs"));
 
         var r = DotNetCli.RunOk(Folder, ["build", "-c", "Release", "-nodeReuse:false"], TimeSpan.FromMinutes(4));
         BuildTime = r.Elapsed;

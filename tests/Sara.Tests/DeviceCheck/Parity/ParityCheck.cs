@@ -30,9 +30,12 @@ public sealed record ParityCase(string Family, string Label, Func<Backend, Rand,
 public static class Poison
 {
     /// <summary>An uninitialised tensor filled with NaN: every element must be written by the op under test.</summary>
-    public static Tensor Tensor(Backend backend, params int[] shape)
+    public static Tensor Tensor(Backend backend, params int[] shape) => Tensor(backend, DType.F32, shape);
+
+    /// <summary>As <see cref="Tensor(Backend, int[])"/> in <paramref name="dtype"/> (NaN in every dtype).</summary>
+    public static Tensor Tensor(Backend backend, DType dtype, params int[] shape)
     {
-        var t = backend.Empty(shape);
+        var t = backend.Empty(dtype, shape);
         backend.Fill(t, float.NaN);
         return t;
     }
