@@ -1,6 +1,9 @@
 // Program.cs — runs the suite with a short in-process BenchmarkDotNet job and writes the ratio table to --results.
 // Usage: dotnet run --project bench/Sara.Bench -c Release -- --results bench/results [--iterations N] [--rounds N] [--clock wall|cpu]
 //        [--only layers,svd,adamw,machine]   (--clock cpu: paired ratios of process CPU time, for a loaded machine; see PairedRatios)
+//        dotnet run --project bench/Sara.Bench -c Release -- make-checkpoint --blocks N --out DIR   (7B-shaped bf16 checkpoint for bench/init-7b.sh)
+//        dotnet run --project bench/Sara.Bench -c Release -- krylov-accuracy [--with-11008] [--seeds 2]   (bench/results/krylov-accuracy-<device>.md)
+//        dotnet run --project bench/Sara.Bench -c Release -- init-timing [--rounds 3] [--no-exact]   (bench/results/init-timing-<device>.md: per matrix, paired with the exact plan and a 4096^3 sgemm)
 // Device: SARA_DEVICE=cpu|emu|cuda (default: the GPU when present, else cpu).
 // Or: dotnet run --project bench/Sara.Bench -c Release -- --census [--write bench/README.md]: the launch census of a SARA and
 // Mo-SARA training step at T = n = m = 4096, k = 16, 32, 64 (dry runs on the emulator), as bench/README.md shows it.
@@ -10,6 +13,10 @@ using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Sara.Bench;
 
+if (args.Length > 0 && args[0] == "make-checkpoint") return Sara.Bench.Init.SyntheticCheckpoint.Run(args[1..]);
+if (args.Length > 0 && args[0] == "summarize-init") return Sara.Bench.Init.InitSummary.Run(args[1..]);
+if (args.Length > 0 && args[0] == "krylov-accuracy") return Sara.Bench.Init.KrylovAccuracy.Run(args[1..]);
+if (args.Length > 0 && args[0] == "init-timing") return Sara.Bench.Init.InitTiming.Run(args[1..]);
 if (args.Length > 0 && args[0] == "--census")
 {
     var section = Sara.Tests.Census.CensusReport.ReadmeSection(Sara.Tests.Census.CensusReport.StaticSharedFromNvrtc());

@@ -5,7 +5,7 @@ using Sara.Native.IO;
 namespace Sara.Cli;
 
 /// <summary>
-/// The `sara` command line: analyze, demo, export, import-peft, merge, smoke. <see cref="Run"/> parses, runs and returns the exit code;
+/// The `sara` command line: analyze, demo, export, import-peft, init, merge, smoke. <see cref="Run"/> parses, runs and returns the exit code;
 /// user errors (bad arguments, missing or corrupt files, unavailable device) are one line on stderr and exit code 1
 /// (2 for a command line that does not parse), never a stack trace; 3 is an internal error, 4 a failed `sara smoke`.
 /// </summary>
@@ -27,6 +27,7 @@ public static class SaraCli
         root.Subcommands.Add(DemoCommand.Create(context));
         root.Subcommands.Add(ExportCommand.Create(context));
         root.Subcommands.Add(ImportPeftCommand.Create(context));
+        root.Subcommands.Add(InitCommand.Create(context));
         root.Subcommands.Add(MergeCommand.Create(context));
         root.Subcommands.Add(SmokeCommand.Create(context));
 

@@ -25,6 +25,11 @@ internal static class AnalyzeCommand
         var exclude = new Option<string[]>("--exclude") { Description = "drop weights whose name matches (glob, or re:REGEX); repeatable", AllowMultipleArgumentsPerToken = false };
         var device = CommonOptions.Device();
         var experts = CommonOptions.Number("--experts", [], "Mo-SARA experts E for the parameter totals", 4, v => v >= 1, ">= 1");
+        var targets = SpectrumOptions.TargetModules();
+        var excludeModules = SpectrumOptions.ExcludeModules();
+        var exact = SpectrumOptions.Exact();
+        var estimate = SpectrumOptions.Estimate();
+        var seed = SpectrumOptions.Seed();
         var json = new Option<string?>("--json") { Description = "write the plan as JSON (RankPlan.FromJson reads it)" };
         var plot = new Option<string?>("--plot") { Description = "write a PNG (the name must end in .png): normalised spectra with each cut, and rank per layer" };
         plot.Validators.Add(result =>
@@ -37,17 +42,20 @@ internal static class AnalyzeCommand
         var command = new Command("analyze", "Choose each layer's adapter rank from its singular values and print the plan and parameter totals.")
         {
             checkpoint, threshold, criterion, minRank, maxRank, include, exclude, device, experts, json, plot,
+            targets, excludeModules, exact, estimate, seed,
         };
         command.SetAction(r => context.Guard("analyze", () => Run(context, new Request(
             r.GetValue(checkpoint)!,
-            CommonOptions.Rank(r.GetValue(threshold), r.GetValue(criterion)!, r.GetValue(minRank), r.GetValue(maxRank)),
+            SpectrumOptions.Apply(CommonOptions.Rank(r.GetValue(threshold), r.GetValue(criterion)!, r.GetValue(minRank), r.GetValue(maxRank)),
+                r.GetValue(exact), r.GetValue(estimate), r.GetValue(seed)),
             WeightFilter.Parse(r.GetValue(include), r.GetValue(exclude)),
-            r.GetValue(device), r.GetValue(experts), r.GetValue(json), r.GetValue(plot)))));
+            r.GetValue(device), r.GetValue(experts), r.GetValue(json), r.GetValue(plot),
+            SpectrumOptions.Targets(r.GetValue(targets), r.GetValue(excludeModules))))));
         return command;
     }
 
     private sealed record Request(string Checkpoint, RankOptions Rank, WeightFilter Filter, string? Device, int Experts,
-        string? Json, string? Plot);
+        string? Json, string? Plot, ModuleTargets Targets);
 
     private static int Run(CliContext context, Request q)
     {
@@ -58,15 +66,20 @@ internal static class AnalyzeCommand
         var inputs = source.InputFiles.Select(f => (f, "checkpoint file")).ToList();
         if (q.Json is not null) OutputFile.Check(q.Json, "--json", inputs);
         if (q.Plot is not null) OutputFile.Check(q.Plot, "--plot", inputs);
-        if (source.Matrices.Count == 0)
-            throw new UserErrorException($"no 2-D or conv weight of '{SafeText.Line(q.Checkpoint)}' is selected ({source.Skipped.Count} tensors skipped: check --include/--exclude)");
+        var (selected, skipped) = Init.InitRunner.Select(source, q.Targets);
+        if (selected.Count == 0)
+            throw new UserErrorException($"no 2-D or conv weight of '{SafeText.Line(q.Checkpoint)}' is selected ({skipped.Count} tensors skipped: check --include/--exclude, --target-modules/--exclude-modules)");
 
         var console = context.CreateConsole();
         console.MarkupLine($"[bold]sara analyze[/] {Markup.Escape(SafeText.Line(q.Checkpoint))} on [bold]{Markup.Escape(backend.Name)}[/] ({Markup.Escape(backend.Description)})");
-        console.WriteLine($"{source.Matrices.Count} weight matrices selected, {source.Skipped.Count} tensors skipped; criterion {q.Rank.Criterion}, tau {Num(q.Rank.Tau)}, k in [{q.Rank.KMin}, {q.Rank.KMax}]");
+        console.WriteLine($"{selected.Count} weight matrices selected, {skipped.Count} tensors skipped; criterion {q.Rank.Criterion}, tau {Num(q.Rank.Tau)}, k in [{q.Rank.KMin}, {q.Rank.KMax}]");
+        var byDefault = skipped.Where(s => s.Reason.EndsWith("(excluded by default)", StringComparison.Ordinal)).ToList();
+        if (byDefault.Count > 0)
+            console.WriteLine($"excluded by default: {string.Join(", ", byDefault.Select(s => SafeText.Name(s.Name)))}; name them in --target-modules to include them");
+        console.WriteLine(SpectrumOptions.Describe(q.Rank));
 
         var spectra = new List<float[]>();
-        RankPlan PlanAll(Action<LayerRank>? done) => RankPlanner.Plan(backend, source.Matrices, q.Rank, (layer, s) =>
+        RankPlan PlanAll(Action<LayerRank>? done) => RankPlanner.Plan(backend, selected, q.Rank, (layer, s) =>
         {
             if (q.Plot is not null) spectra.Add(s);
             done?.Invoke(layer);
@@ -76,7 +89,7 @@ internal static class AnalyzeCommand
         if (console.Profile.Capabilities.Interactive)
             console.Progress().AutoClear(true).HideCompleted(true).Start(progress =>
             {
-                var task = progress.AddTask("rank plan", maxValue: source.Matrices.Count);
+                var task = progress.AddTask("rank plan", maxValue: selected.Count);
                 plan = PlanAll(layer =>
                 {
                     task.Description = Markup.Escape(SafeText.Name(layer.Layer));
@@ -110,10 +123,10 @@ internal static class AnalyzeCommand
     {
         var table = new Table().Title("rank plan");
         table.AddColumn("layer");
-        foreach (var c in new[] { "shape", "k", "fraction reached", "seconds" }) table.AddColumn(new TableColumn(c).RightAligned());
+        foreach (var c in new[] { "shape", "k", "fraction reached", "total", "seconds" }) table.AddColumn(new TableColumn(c).RightAligned());
         foreach (var l in plan.Layers)
             table.AddRow(Markup.Escape(SafeText.Name(l.Layer)), $"{l.Rows}x{l.Cols}", l.K.ToString(CultureInfo.InvariantCulture),
-                l.FractionReached.ToString("F4", CultureInfo.InvariantCulture), l.Seconds.ToString("F3", CultureInfo.InvariantCulture));
+                l.FractionReached.ToString("F4", CultureInfo.InvariantCulture), RankPlan.TotalText(l), l.Seconds.ToString("F3", CultureInfo.InvariantCulture));
         table.Caption(Markup.Escape($"{plan.Layers.Count} layers, total {plan.Layers.Sum(l => l.Seconds).ToString("F2", CultureInfo.InvariantCulture)} s"));
         return table;
     }

@@ -27,7 +27,7 @@ internal static class CommonOptions
     {
         var option = new Option<string>("--criterion")
         {
-            Description = "sum (sum of s_i, the paper's, exact spectrum) or energy (sum of s_i^2, truncated SVD)",
+            Description = "sum (sum of s_i, the paper's; its total estimated on large layers, see --exact) or energy (sum of s_i^2)",
             DefaultValueFactory = _ => "sum",
         };
         option.Validators.Add(result =>

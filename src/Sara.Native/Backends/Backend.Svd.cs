@@ -15,7 +15,8 @@ public abstract partial class Backend
     public SquaredNorm SumOfSquares(Tensor x)
     {
         Check.Owned(this, x, nameof(x), any16: true);
-        return x.Length == 0 ? new SquaredNorm(0, 0) : SumOfSquaresCore(x);
+        if (x.Length == 0) return new SquaredNorm(0, 0);
+        return x.DType == DType.F32 ? SumOfSquaresCore(x.Ptr, x.Length) : SumOfSquares16Core(x.DType, x.Ptr, x.Length);
     }
 
     /// <summary>
@@ -73,6 +74,22 @@ public abstract partial class Backend
         return Math.Min(w.Rows, w.Cols) == 0 ? [] : ExactSvdValuesCore(w);
     }
 
+    /// <summary>
+    /// Eigen-decomposition of a symmetric a (n x n, n &lt;= <see cref="MaxSmallDimension"/>; its lower triangle is read):
+    /// values ascending; the columns of vectors are the eigenvectors (vectors[:, i] goes with values[i]). a is not
+    /// modified. The vendor solver: cuSOLVER syevd on a GPU, LAPACKE ssyevd on the emulator and the CPU.
+    /// </summary>
+    public void SymmetricEigen(Tensor a, Tensor values, Tensor vectors)
+    {
+        SquareSmall(a, nameof(a));
+        Check.Vector(this, values, a.Rows, nameof(values));
+        Check.SameShape(this, vectors, a.Shape, nameof(vectors));
+        if (ReferenceEquals(a, vectors)) throw new ArgumentException("vectors must not be the same tensor as a.", nameof(vectors));
+        if (a.Rows == 0) return;
+        CopyCore(a, vectors);
+        SymmetricEigenCore(vectors, values);
+    }
+
     private void SquareSmall(Tensor t, string name, [System.Runtime.CompilerServices.CallerMemberName] string op = "")
     {
         Check.Matrix(this, t, name, op: op);
@@ -80,9 +97,15 @@ public abstract partial class Backend
             throw new ArgumentException($"'{name}' must be square n x n with n <= {MaxSmallDimension}; got {t.ShapeText}.", name);
     }
 
-    protected abstract SquaredNorm SumOfSquaresCore(Tensor x);
+    /// <summary>The float32 sum of squares of length contiguous floats at x (a whole tensor or a <see cref="RowBlock"/>).</summary>
+    protected abstract SquaredNorm SumOfSquaresCore(nint x, long length);
+    /// <summary>The sum of squares of length contiguous 16-bit values at x, widened exactly to float32 a piece at a time.</summary>
+    protected abstract SquaredNorm SumOfSquares16Core(DType type, nint x, long length);
     protected abstract void CholeskyCore(Tensor a, Tensor l, float relativeShift);
     protected abstract void TriangularInverseCore(Tensor l, Tensor inverse);
     protected abstract void SmallSvdCore(Tensor b, Tensor s, Tensor u, Tensor vt);
     protected abstract float[] ExactSvdValuesCore(Tensor w);
+
+    /// <summary>In place: a (a copy of the input) becomes the eigenvectors (columns), values ascending.</summary>
+    protected abstract void SymmetricEigenCore(Tensor a, Tensor values);
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.Intrinsics;
 using Sara.Native.Runtime;
 using Sara.Native.Tensors;
 
@@ -6,21 +8,72 @@ namespace Sara.Native.Backends;
 // The truncated SVD's non-GEMM pieces in C# (Cholesky, triangular inverse, reductions) and LAPACKE (dense SVDs).
 public sealed unsafe partial class CpuBackend
 {
-    protected override SquaredNorm SumOfSquaresCore(Tensor x)
+    protected override SquaredNorm SumOfSquaresCore(nint x, long length)
     {
-        double sum = 0;
-        long bad = 0;
-        void Add(ReadOnlySpan<float> xs)
+        var total = new SquareSum();
+        total.Add(new ReadOnlySpan<float>((void*)x, checked((int)length)));
+        return total.Result;
+    }
+
+    protected override SquaredNorm SumOfSquares16Core(DType type, nint x, long length)
+    {
+        var total = new SquareSum();
+        var bits = new ReadOnlySpan<ushort>((void*)x, checked((int)length));
+        var row = ArrayPool<float>.Shared.Rent((int)Math.Min(length, SquareSum.Chunk));
+        try
         {
-            foreach (var v in xs)
+            for (var i = 0; i < bits.Length; i += row.Length)
             {
-                if (float.IsFinite(v)) sum += (double)v * v;
-                else bad++;
+                var part = row.AsSpan(0, Math.Min(row.Length, bits.Length - i));
+                Precision.Widen(type, bits.Slice(i, part.Length), part);
+                total.Add(part);
             }
         }
-        if (x.DType == DType.F32) Add(S(x));
-        else ReadRows16(x, Add);
-        return new SquaredNorm(sum, bad);
+        finally { ArrayPool<float>.Shared.Return(row); }
+        return total.Result;
+    }
+
+    // Four float64 lanes per half of a 256-bit vector, summed in a fixed order (deterministic); a chunk with any NaN or
+    // Inf is redone element by element to count them.
+    private sealed class SquareSum
+    {
+        public const int Chunk = 4096;
+        private double sum;
+        private long bad;
+        private Vector256<double> lanes;
+
+        public SquaredNorm Result => new(sum + Vector256.Sum(lanes), bad);
+
+        public void Add(ReadOnlySpan<float> xs)
+        {
+            for (var start = 0; start < xs.Length; start += Chunk)
+            {
+                var part = xs.Slice(start, Math.Min(Chunk, xs.Length - start));
+                var i = 0;
+                var acc = Vector256<double>.Zero;
+                var finite = true;
+                if (Vector256.IsHardwareAccelerated)
+                    for (; i + Vector256<float>.Count <= part.Length; i += Vector256<float>.Count)
+                    {
+                        var v = Vector256.Create(part.Slice(i, Vector256<float>.Count));
+                        if (!Vector256.EqualsAll(v - v, Vector256<float>.Zero)) { finite = false; break; }
+                        var (lo, hi) = Vector256.Widen(v);
+                        acc += lo * lo + hi * hi;
+                    }
+                if (!finite)
+                {
+                    i = 0;
+                    acc = Vector256<double>.Zero;
+                }
+                lanes += acc;
+                for (; i < part.Length; i++)
+                {
+                    var v = part[i];
+                    if (float.IsFinite(v)) sum += (double)v * v;
+                    else bad++;
+                }
+            }
+        }
     }
 
     // Same algorithm and guard as sara_svd_cholesky (left-looking; a pivot not above 1e-7 * max diagonal gets sqrt(guard)
@@ -83,6 +136,30 @@ public sealed unsafe partial class CpuBackend
         for (var r = 0; r < l; r++) Uf.Slice(r * l, c).CopyTo(U.Slice(r * c, c));
         S(vtFull)[..(c * n)].CopyTo(S(vt));
     }
+
+    protected override void GemmBlocksCore(nint a, int lda, bool transA, nint b, int ldb, bool transB, nint c, int ldc,
+        int m, int n, int k, float alpha, float beta)
+        => HostBlas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    protected override void SymmetricEigenCore(Tensor a, Tensor values) => HostLapack.Syevd(a.Rows, a.Ptr, values.Ptr);
+
+    protected override void GemmBatchedCore(int batch, nint a, int lda, long strideA, bool transA, nint b, int ldb, long strideB, bool transB,
+        nint c, int ldc, long strideC, int m, int n, int k, float alpha, float beta)
+        => HostBlas.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch);
+
+    protected override void GemmMixedCore(bool transA, bool transB, int m, int n, int k, float alpha, GemmOperand a, GemmOperand b,
+        float beta, GemmOperand c)
+        => MixedGemm.Run(new HostGemmPanels(Pool, rankKernels: true), transA, transB, m, n, k, alpha, a, b, beta, c);
+
+    protected override void WidenBlockCore(DType type, nint src, nint dst, int rows, int cols)
+    {
+        var count = checked(rows * cols);
+        Precision.Widen(type, new ReadOnlySpan<ushort>((void*)src, count), new Span<float>((void*)dst, count));
+    }
+
+    protected override void UploadBlockCore(nint dst, ReadOnlySpan<float> src) => src.CopyTo(new Span<float>((void*)dst, src.Length));
+
+    protected override void CopyBlockCore(nint dst, nint src, long bytes) => Buffer.MemoryCopy((void*)src, (void*)dst, bytes, bytes);
 
     protected override float[] ExactSvdValuesCore(Tensor w)
     {

@@ -56,8 +56,7 @@ public sealed unsafe partial class CpuBackend : Backend
             HostBlas.Sgemm(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, GemmArgs.Leading(a.Cols), b.Ptr, GemmArgs.Leading(b.Cols),
                 beta, c.Ptr, GemmArgs.Leading(c.Cols));
         else
-            MixedGemm.Run(new HostGemmPanels(Pool, rankKernels: true), transA, transB, c.Rows, c.Cols, k, alpha,
-                Operand(a), Operand(b), beta, Operand(c));
+            GemmMixedCore(transA, transB, c.Rows, c.Cols, k, alpha, Operand(a), Operand(b), beta, Operand(c));
     }
 
     protected override void AddRowVectorCore(Tensor y, Tensor bias)

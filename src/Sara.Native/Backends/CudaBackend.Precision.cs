@@ -42,16 +42,21 @@ public sealed partial class CudaBackend
     /// (tensor cores, float32 accumulation); otherwise (float32 activations times a bf16 W0, a merge into a 16-bit W0)
     /// MixedGemm's panels: 16-bit slices widened by kernels/convert.cu into float32 scratch, float32 GEMMs, one rounding.
     /// </summary>
-    private void Gemm16(Tensor a, bool transA, Tensor b, bool transB, Tensor c, int k, float alpha, float beta)
+    private void Gemm16(Tensor a, bool transA, Tensor b, bool transB, Tensor c, int k, float alpha, float beta) =>
+        GemmMixedCore(transA, transB, c.Rows, c.Cols, k, alpha, new GemmOperand(a.Ptr, a.DType, GemmArgs.Leading(a.Cols)),
+            new GemmOperand(b.Ptr, b.DType, GemmArgs.Leading(b.Cols)), beta, new GemmOperand(c.Ptr, c.DType, GemmArgs.Leading(c.Cols)));
+
+    protected override void GemmMixedCore(bool transA, bool transB, int m, int n, int k, float alpha, GemmOperand a, GemmOperand b,
+        float beta, GemmOperand c)
     {
-        if (a.DType == b.DType && a.DType.Is16Bit() && (c.DType == a.DType || c.DType == DType.F32))
-            Runtime.GemmEx(transA, transB, c.Rows, c.Cols, k, alpha, a.Ptr, a.DType, GemmArgs.Leading(a.Cols), b.Ptr, b.DType,
-                GemmArgs.Leading(b.Cols), beta, c.Ptr, c.DType, GemmArgs.Leading(c.Cols));
+        if (a.Type == b.Type && a.Type.Is16Bit() && (c.Type == a.Type || c.Type == DType.F32))
+            Runtime.GemmEx(transA, transB, m, n, k, alpha, a.Ptr, a.Type, a.Ld, b.Ptr, b.Type, b.Ld, beta, c.Ptr, c.Type, c.Ld);
         else
-            MixedGemm.Run(new DevicePanels(this), transA, transB, c.Rows, c.Cols, k, alpha,
-                new GemmOperand(a.Ptr, a.DType, GemmArgs.Leading(a.Cols)), new GemmOperand(b.Ptr, b.DType, GemmArgs.Leading(b.Cols)), beta,
-                new GemmOperand(c.Ptr, c.DType, GemmArgs.Leading(c.Cols)));
+            MixedGemm.Run(new DevicePanels(this), transA, transB, m, n, k, alpha, a, b, beta, c);
     }
+
+    protected override void WidenBlockCore(DType type, nint src, nint dst, int rows, int cols) =>
+        ConvertBlock(type, src, cols, DType.F32, dst, cols, rows, cols);
 
     /// <summary>MixedGemm on the runtime: scratch from this backend's pool, conversions by kernels/convert.cu, SGEMM by cuBLAS (or its stand-in).</summary>
     private sealed class DevicePanels(CudaBackend owner) : IGemmPanels
@@ -74,16 +79,16 @@ public sealed partial class CudaBackend
     }
 
     /// <summary>||x||^2 and the non-finite count of a 16-bit x (a frozen W0): widened a panel at a time, each through sara_svd_sum_squares.</summary>
-    private SquaredNorm SumOfSquares16(Tensor x)
+    protected override SquaredNorm SumOfSquares16Core(DType type, nint x, long length)
     {
         double sum = 0;
         long bad = 0;
-        for (long i = 0; i < x.Length; i += MixedGemm.PanelFloats)
+        for (long i = 0; i < length; i += MixedGemm.PanelFloats)
         {
-            var n = (int)Math.Min(MixedGemm.PanelFloats, x.Length - i);
+            var n = (int)Math.Min(MixedGemm.PanelFloats, length - i);
             using var panel = Empty(n);
-            ConvertBlock(x.DType, x.Ptr + (nint)(i * 2), n, DType.F32, panel.Ptr, n, 1, n);
-            var part = SumOfSquaresCore(panel);
+            ConvertBlock(type, x + (nint)(i * 2), n, DType.F32, panel.Ptr, n, 1, n);
+            var part = SumOfSquaresCore(panel.Ptr, n);
             sum += part.SumOfSquares;
             bad += part.NonFinite;
         }

@@ -7,13 +7,12 @@ namespace Sara.Native.Backends;
 // The truncated SVD's non-GEMM pieces on a kernel runtime: kernels/svd.cu, plus the vendor solver for the exact path.
 public sealed partial class CudaBackend
 {
-    protected override SquaredNorm SumOfSquaresCore(Tensor x)
+    protected override SquaredNorm SumOfSquaresCore(nint x, long length)
     {
-        if (x.DType != DType.F32) return SumOfSquares16(x);
-        var blocks = GridFor(x.Length);
+        var blocks = GridFor(length);
         using var partials = Empty(4 * (int)blocks);   // 2 doubles per block in float-sized storage
         using var total = Empty(4);                     // 2 doubles
-        Kernels.SaraSvdSumSquares(Runtime, blocks, 256, 0, x, x.Length, partials);
+        Kernels.SaraSvdSumSquares(Runtime, blocks, 256, 0, KernelPtr.Raw(x), length, partials);
         Kernels.SaraSvdSumSquaresFinish(Runtime, 1, 256, 0, partials, (int)blocks, total);
         Span<double> host = stackalloc double[2];
         Runtime.CopyToHost(MemoryMarshal.AsBytes(host), total.Ptr);
@@ -43,6 +42,20 @@ public sealed partial class CudaBackend
         GemmCore(u, true, b, false, vt, 1f, 0f);
         Kernels.SaraSvdNormalizeRows(Runtime, (uint)c, 128, 0, vt, n);
     }
+
+    protected override void GemmBlocksCore(nint a, int lda, bool transA, nint b, int ldb, bool transB, nint c, int ldc,
+        int m, int n, int k, float alpha, float beta)
+        => Runtime.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    protected override void SymmetricEigenCore(Tensor a, Tensor values) => Runtime.Syevd(a.Rows, a.Ptr, values.Ptr);
+
+    protected override void GemmBatchedCore(int batch, nint a, int lda, long strideA, bool transA, nint b, int ldb, long strideB, bool transB,
+        nint c, int ldc, long strideC, int m, int n, int k, float alpha, float beta)
+        => Runtime.GemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch);
+
+    protected override void UploadBlockCore(nint dst, ReadOnlySpan<float> src) => Runtime.CopyToDevice(dst, MemoryMarshal.AsBytes(src));
+
+    protected override void CopyBlockCore(nint dst, nint src, long bytes) => Runtime.CopyDeviceToDevice(dst, src, bytes);
 
     protected override float[] ExactSvdValuesCore(Tensor w)
     {

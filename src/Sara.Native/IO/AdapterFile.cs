@@ -47,19 +47,43 @@ public sealed class AdapterFile
     }
 
     /// <summary>Writes the adapter atomically; tensors are stored as <paramref name="dtype"/> (F32, F16 or BF16).</summary>
-    public void Save(string path, SafetensorsDType dtype = SafetensorsDType.F32)
+    public void Save(string path, SafetensorsDType dtype = SafetensorsDType.F32) =>
+        Write(path, Metadata, _layers.Select(l => (l.Name, l.K, l.M, l.N)).ToList(),
+            (layer, key) => _byName[layer].Tensors[key].Data, dtype);
+
+    /// <summary>
+    /// Writes an adapter whose tensors are produced one at a time during the write (so a large adapter streams from
+    /// per-layer files without being held in memory): the same file <see cref="Save"/> writes for those layers, plus
+    /// <paramref name="extraMetadata"/> (keys other than the adapter's own; <see cref="Load"/> ignores them).
+    /// <paramref name="tensor"/>(layer, key) must return the data of each tensor <see cref="AdapterLayer.RequiredShapes"/>
+    /// lists. Atomic: an exception, or a process killed half-way, leaves no file at <paramref name="path"/>.
+    /// </summary>
+    public static void Write(string path, AdapterMetadata metadata, IReadOnlyList<(string Name, int K, int M, int N)> layers,
+        Func<string, string, ReadOnlyMemory<float>> tensor, SafetensorsDType dtype = SafetensorsDType.F32,
+        IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
+        ArgumentNullException.ThrowIfNull(metadata);
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentNullException.ThrowIfNull(tensor);
+        metadata.Validate();
         var writer = new SafetensorsWriter();
-        foreach (var (k, v) in MetadataEntries()) writer.Metadata[k] = v;
-        foreach (var layer in _layers)
-            foreach (var (key, t) in layer.Tensors)
-                writer.Add($"{layer.Name}.{key}", dtype, t.Shape.Select(d => (long)d).ToArray(), t.Data);
+        foreach (var (k, v) in MetadataEntries(metadata, layers)) writer.Metadata[k] = v;
+        foreach (var (k, v) in extraMetadata ?? new Dictionary<string, string>())
+        {
+            if (writer.Metadata.ContainsKey(k)) throw new ArgumentException($"metadata key '{k}' belongs to the adapter format", nameof(extraMetadata));
+            writer.Metadata[k] = v;
+        }
+        foreach (var (name, k, m, n) in layers)
+            foreach (var (key, shape) in AdapterLayer.RequiredShapes(metadata.Method, k, m, n, metadata.Experts))
+            {
+                var (layer, part) = (name, key);
+                writer.AddLazy($"{name}.{key}", dtype, shape.Select(d => (long)d).ToArray(), () => tensor(layer, part));
+            }
         writer.Save(path);
     }
 
-    private IEnumerable<(string, string)> MetadataEntries()
+    private static IEnumerable<(string, string)> MetadataEntries(AdapterMetadata m, IReadOnlyList<(string Name, int K, int M, int N)> layerList)
     {
-        var m = Metadata;
         yield return ("format", FormatName);
         yield return ("format_version", m.FormatVersion.ToString(CultureInfo.InvariantCulture));
         yield return ("method", AdapterMethods.ToText(m.Method));
@@ -69,7 +93,11 @@ public sealed class AdapterFile
         yield return ("experts", m.Experts.ToString(CultureInfo.InvariantCulture));
         yield return ("library_version", m.LibraryVersion);
         var layers = new Dictionary<string, Dictionary<string, int>>(StringComparer.Ordinal);
-        foreach (var l in _layers) layers[l.Name] = new() { ["k"] = l.K, ["m"] = l.M, ["n"] = l.N };
+        foreach (var l in layerList)
+        {
+            if (layers.ContainsKey(l.Name)) throw new ArgumentException($"layer '{l.Name}' appears twice", nameof(layerList));
+            layers[l.Name] = new() { ["k"] = l.K, ["m"] = l.M, ["n"] = l.N };
+        }
         yield return ("layers", JsonSerializer.Serialize(layers, AdapterJsonContext.Default.DictionaryStringDictionaryStringInt32));
     }
 

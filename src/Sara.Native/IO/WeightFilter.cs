@@ -28,4 +28,12 @@ public sealed class WeightFilter
         ArgumentNullException.ThrowIfNull(name);
         return (Include.Count == 0 || Include.Any(p => p.IsMatch(name))) && !Exclude.Any(p => p.IsMatch(name));
     }
+
+    /// <summary>For a tensor known under several names (an ONNX weight's module name and its stored name): some name is
+    /// included (or there are no include patterns) and no name is excluded.</summary>
+    public bool IsMatchAny(IReadOnlyCollection<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        return (Include.Count == 0 || names.Any(n => Include.Any(p => p.IsMatch(n)))) && !names.Any(n => Exclude.Any(p => p.IsMatch(n)));
+    }
 }

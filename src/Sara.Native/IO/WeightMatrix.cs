@@ -12,12 +12,29 @@ public enum WeightLayout
     Conv,
 }
 
-/// <summary>One selectable weight matrix. <see cref="Load"/> reads and converts its data each time it is called.</summary>
+/// <summary>One selectable weight matrix. <see cref="Load()"/> reads and converts its data each time it is called.</summary>
 public sealed class WeightMatrix
 {
     private readonly Func<float[]> _read;
+    private readonly ReadInto? _readInto;
 
+    /// <summary>Converts the stored tensor (stored order) into the destination span.</summary>
+    internal delegate void ReadInto(Span<float> destination);
+
+    /// <summary>
+    /// The name it is listed under: the tensor's name, or for an ONNX initializer named by a bare number the module
+    /// path of the node that consumes it (<see cref="OnnxWeights.DisplayNameOf"/>).
+    /// </summary>
     public string Name { get; }
+
+    /// <summary>The name of the stored tensor (differs from <see cref="Name"/> only for renamed ONNX initializers).</summary>
+    public string StoredName { get; }
+
+    /// <summary>The module it belongs to, as PEFT names modules: <see cref="Name"/> without a trailing ".weight".</summary>
+    public string Module => Name.EndsWith(".weight", StringComparison.Ordinal) ? Name[..^7] : Name;
+
+    /// <summary>True when the model uses it as an embedding table (an ONNX Gather reads it).</summary>
+    public bool IsEmbeddingTable { get; }
 
     /// <summary>m: output features (rows).</summary>
     public int Rows { get; }
@@ -30,9 +47,13 @@ public sealed class WeightMatrix
 
     public WeightLayout Layout { get; }
 
-    internal WeightMatrix(string name, IReadOnlyList<long> storedShape, WeightLayout layout, Func<float[]> readStored)
+    internal WeightMatrix(string name, IReadOnlyList<long> storedShape, WeightLayout layout, Func<float[]> readStored,
+        ReadInto? readStoredInto = null, string? storedName = null, bool isEmbeddingTable = false)
     {
         Name = name;
+        StoredName = storedName ?? name;
+        IsEmbeddingTable = isEmbeddingTable;
+        _readInto = readStoredInto;
         StoredShape = storedShape;
         Layout = layout;
         _read = readStored;
@@ -61,6 +82,18 @@ public sealed class WeightMatrix
             for (int r = 0; r < Rows; r++)
                 result[(long)r * Cols + c] = stored[(long)c * Rows + r];
         return result;
+    }
+
+    /// <summary>
+    /// The matrix into <paramref name="destination"/> (Rows x Cols, row-major), without allocating a copy when the source
+    /// converts into a span and no transpose is needed (safetensors, read with positioned reads).
+    /// </summary>
+    public void Load(Span<float> destination)
+    {
+        if (destination.Length != (long)Rows * Cols)
+            throw new ArgumentException($"weight '{Name}': destination holds {destination.Length} floats, expected {Rows} x {Cols}", nameof(destination));
+        if (_readInto is not null && Layout != WeightLayout.LinearTransposed) _readInto(destination);
+        else Load().CopyTo(destination);
     }
 
     public override string ToString() =>

@@ -59,7 +59,9 @@ public sealed class WeightSource : IDisposable
             if (reason is not null) { skipped.Add(new SkippedWeight(t.Name, t.Shape, reason)); continue; }
             var layout = t.Shape.Length == 4 ? WeightLayout.Conv : WeightLayout.Linear;
             string name = t.Name;
-            matrices.Add(new WeightMatrix(name, t.Shape, layout, () => source.ReadFloats(name)));
+            // SafetensorsFile converts with positioned reads (nothing stays mapped): straight into the caller's buffer.
+            var file = source is ShardedSafetensors shards ? shards.Shard(name) : (SafetensorsFile)source;
+            matrices.Add(new WeightMatrix(name, t.Shape, layout, () => source.ReadFloats(name), destination => file.ReadFloats(name, destination)));
         }
         var files = source is ShardedSafetensors sharded ? sharded.Files : [source.Path];
         return new WeightSource(source.Path, matrices, skipped, source, files);
@@ -69,12 +71,18 @@ public sealed class WeightSource : IDisposable
     {
         var matrices = new List<WeightMatrix>();
         var skipped = new List<SkippedWeight>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var init in model.Initializers)
         {
-            string? reason = SkipReason(init.Name, init.Shape, init.IsFloat, filter);
-            if (reason is not null) { skipped.Add(new SkippedWeight(init.Name, init.Shape, reason)); continue; }
-            var layout = init.Shape.Length == 4 ? WeightLayout.Conv : OnnxLinearLayout(model.UsesOf(init.Name));
-            matrices.Add(new WeightMatrix(init.Name, init.Shape, layout, init.ReadFloats));
+            // A weight named by a bare number is listed under its module's name; a clash keeps the stored name.
+            var display = model.DisplayNameOf(init.Name);
+            if (display != init.Name && (model.Initializers.Any(i => i.Name == display) || !names.Add(display))) display = init.Name;
+            string? reason = SkipReason(display, init.Shape, init.IsFloat, filter, init.Name);
+            if (reason is not null) { skipped.Add(new SkippedWeight(display, init.Shape, reason)); continue; }
+            var uses = model.UsesOf(init.Name);
+            var layout = init.Shape.Length == 4 ? WeightLayout.Conv : OnnxLinearLayout(uses);
+            matrices.Add(new WeightMatrix(display, init.Shape, layout, init.ReadFloats, storedName: init.Name,
+                isEmbeddingTable: uses.Any(u => u.OpType == "Gather" && u.InputIndex == 0)));
         }
         return new WeightSource(model.Path, matrices, skipped, null, new[] { model.Path }.Concat(model.ExternalFiles()));
     }
@@ -86,9 +94,10 @@ public sealed class WeightSource : IDisposable
         return use is null || (use.OpType == "Gemm" && use.TransB) ? WeightLayout.Linear : WeightLayout.LinearTransposed;
     }
 
-    private static string? SkipReason(string name, long[] shape, bool isFloat, WeightFilter filter)
+    private static string? SkipReason(string name, long[] shape, bool isFloat, WeightFilter filter, string? storedName = null)
     {
-        if (!filter.IsMatch(name)) return "not selected by the filter";
+        if (!filter.IsMatchAny(storedName is null || storedName == name ? [name] : [name, storedName]))
+            return "not selected by the filter";
         if (!isFloat) return "not a float tensor";
         if (shape.Length < 2) return shape.Length == 1 ? "1-D (bias or norm)" : "scalar";
         if (shape.Length is not (2 or 4)) return $"{shape.Length}-D (only 2-D and 4-D weights are matrices here)";

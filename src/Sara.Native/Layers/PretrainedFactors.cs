@@ -22,11 +22,25 @@ internal sealed record PretrainedFactors(Tensor W0, Tensor? Bias, Tensor A, Tens
         {
             CheckFrozen(backend, name, w, bias);
             int m = w.Rows, n = w.Cols;
-            // A fixed rank needs no spectrum: the plan (all singular values on the SumFraction path) is skipped.
+            if (fixedRank is null && svdOptions is null)
+            {
+                // One block Krylov SVD gives the rank and the factors (RankPlanner.Factorize).
+                var f = RankPlanner.Factorize(backend, name, w, rank);
+                var (fa, fb) = InType(backend, f.A, f.B, factorType);
+                return new PretrainedFactors(w, bias, fa, fb, f.Rank);
+            }
+            // A fixed rank needs no spectrum: the plan is skipped. Explicit SvdOptions keep the subspace iteration.
             var plan = fixedRank is null ? RankPlanner.ForMatrix(backend, name, w, rank) : null;
             var k = fixedRank ?? plan!.K;
             CheckRank(name, k, m, n);
-            using var svd = TruncatedSvd.Compute(backend, w, (svdOptions ?? new SvdOptions(k)) with { Rank = k });
+            if (svdOptions is null)
+            {
+                using var krylov = KrylovSvd.Compute(backend, w, k, rank.Krylov, RankPlanner.LayerSeed(name, rank.Seed));
+                var (ka, kb) = krylov.Factors(k);
+                (ka, kb) = InType(backend, ka, kb, factorType);
+                return new PretrainedFactors(w, bias, ka, kb, plan);
+            }
+            using var svd = TruncatedSvd.Compute(backend, w, svdOptions with { Rank = k });
             var a = backend.Empty(factorType, m, k);
             var bt = backend.Empty(factorType, k, n);
             backend.Convert(svd.U, a);
@@ -38,6 +52,31 @@ internal sealed record PretrainedFactors(Tensor W0, Tensor? Bias, Tensor A, Tens
             w.Dispose();
             bias?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Float32 factors a, b (owned) as <paramref name="type"/>: themselves, or rounded copies (the float32 ones disposed).</summary>
+    private static (Tensor A, Tensor B) InType(Backend backend, Tensor a, Tensor b, DType type)
+    {
+        if (type == DType.F32) return (a, b);
+        Tensor? a16 = null;
+        try
+        {
+            a16 = backend.Empty(type, a.Shape);
+            backend.Convert(a, a16);
+            var b16 = backend.Empty(type, b.Shape);
+            backend.Convert(b, b16);
+            return (a16, b16);
+        }
+        catch
+        {
+            a16?.Dispose();
+            throw;
+        }
+        finally
+        {
+            a.Dispose();
+            b.Dispose();
         }
     }
 

@@ -114,6 +114,15 @@ public sealed unsafe class CensusRuntime : IKernelRuntime
             2.0 * m * n * k, bytes, () => Inner.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
     }
 
+    public void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
+        nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch)
+    {
+        var bytes = 4.0 * batch * ((double)m * k + (double)k * n + (double)m * n * (beta == 0f ? 1 : 2));
+        Library("sgemm_strided_batched", $"{batch} x m {m} n {n} k {k}{(transA ? " A^T" : "")}{(transB ? " B^T" : "")}{(beta == 0f ? "" : " +C")}",
+            2.0 * batch * m * n * k, bytes,
+            () => Inner.GemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch));
+    }
+
     public void GemmEx(bool transA, bool transB, int m, int n, int k, float alpha, nint a, DType aType, int lda,
         nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc)
     {

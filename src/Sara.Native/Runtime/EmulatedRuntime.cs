@@ -192,6 +192,15 @@ public sealed unsafe class EmulatedRuntime : IKernelRuntime
         HostBlas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, rankKernels: false);
     }
 
+    public void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
+        nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch)
+    {
+        if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc) || batch == 0) return;
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        Enter("cublasSgemmStridedBatched");
+        HostBlas.SgemmStridedBatched(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch, rankKernels: false);
+    }
+
     /// <summary>
     /// cublasGemmEx's stand-in: the same math (16-bit values widened exactly, float32 sums, one rounding of a 16-bit c) on
     /// OpenBLAS, with its float32 panels from this runtime's pool (where cuBLAS would use its workspace).

@@ -17,6 +17,17 @@ public sealed unsafe partial class GpuRuntime
         Cublas.Check(Cublas.cublasSgemm_v2(_blas, opB, opA, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc), "cublasSgemm_v2");
     }
 
+    public void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
+        nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        if (!GemmArgs.Check(transA, transB, m, n, k, lda, ldb, ldc) || batch == 0) return;
+        Enter();
+        var (opA, opB) = Operations(transA, transB);   // as Gemm, item by item
+        Cublas.Check(Cublas.cublasSgemmStridedBatched(_blas, opB, opA, n, m, k, &alpha, b, ldb, strideB, a, lda, strideA, &beta, c, ldc, strideC, batch),
+            "cublasSgemmStridedBatched");
+    }
+
     /// <summary>cublasGemmEx, CUBLAS_COMPUTE_32F (tensor cores for the 16-bit inputs, float32 accumulation).</summary>
     public void GemmEx(bool transA, bool transB, int m, int n, int k, float alpha, nint a, DType aType, int lda,
         nint b, DType bType, int ldb, float beta, nint c, DType cType, int ldc)

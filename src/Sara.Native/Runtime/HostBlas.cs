@@ -10,6 +10,15 @@ namespace Sara.Native.Runtime;
 /// </summary>
 public static class HostBlas
 {
+    /// <summary><paramref name="batch"/> GEMMs as <see cref="Sgemm"/>, item i at a + i strideA, ... (strides in elements).</summary>
+    public static void SgemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
+        nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch, bool rankKernels = true)
+    {
+        for (var i = 0; i < batch; i++)
+            Sgemm(transA, transB, m, n, k, alpha, a + (nint)(i * strideA * sizeof(float)), lda, b + (nint)(i * strideB * sizeof(float)), ldb,
+                beta, c + (nint)(i * strideC * sizeof(float)), ldc, rankKernels);
+    }
+
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, nint b, int ldb,
         float beta, nint c, int ldc, bool rankKernels = true)
     {

@@ -55,6 +55,13 @@ public interface IKernelRuntime : IDisposable
         float beta, nint c, int ldc);
 
     /// <summary>
+    /// <paramref name="batch"/> row-major GEMMs as <see cref="Gemm"/>, item i on a + i strideA, b + i strideB, c + i strideC
+    /// (strides in elements): one cublasSgemmStridedBatched on a GPU, a loop of GEMMs on the host.
+    /// </summary>
+    void GemmStridedBatched(bool transA, bool transB, int m, int n, int k, float alpha, nint a, int lda, long strideA,
+        nint b, int ldb, long strideB, float beta, nint c, int ldc, long strideC, int batch);
+
+    /// <summary>
     /// cublasGemmEx's cases, row-major: a and b of one 16-bit type, c of that type or float32; 16-bit values widened
     /// exactly, float32 accumulation (CUBLAS_COMPUTE_32F), a 16-bit c rounded once. Other combinations throw.
     /// </summary>

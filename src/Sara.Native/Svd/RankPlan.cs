@@ -51,13 +51,16 @@ public sealed class RankPlan
         _layers[i] = l with { K = k, FractionReached = k == l.K && !l.Edited ? l.FractionReached : double.NaN, Edited = l.Edited || k != l.K };
     }
 
-    /// <summary>An aligned text table: layer, shape, k, fraction reached, s_1, s_k, stable rank, milliseconds.</summary>
+    /// <summary>
+    /// An aligned text table: layer, shape, k, fraction reached, the total's relative error bound ("exact" when it is
+    /// exact), s_1, s_k, stable rank, milliseconds.
+    /// </summary>
     public string ToTable()
     {
-        var rows = new List<string[]> { new[] { "layer", "shape", "k", "reached", "s_1", "s_k", "stable rank", "ms" } };
+        var rows = new List<string[]> { new[] { "layer", "shape", "k", "reached", "total", "s_1", "s_k", "stable rank", "ms" } };
         foreach (var l in _layers)
             rows.Add([l.Layer, $"{l.Rows}x{l.Cols}", l.K.ToString(CultureInfo.InvariantCulture),
-                l.Edited ? "edited" : l.FractionReached.ToString("F4", CultureInfo.InvariantCulture),
+                l.Edited ? "edited" : l.FractionReached.ToString("F4", CultureInfo.InvariantCulture), TotalText(l),
                 G(l.Spectrum.Largest), G(l.Spectrum.AtRank), l.Spectrum.StableRank.ToString("F1", CultureInfo.InvariantCulture),
                 (l.Seconds * 1000).ToString("F1", CultureInfo.InvariantCulture)]);
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
@@ -79,6 +82,11 @@ public sealed class RankPlan
         static string G(double v) => v.ToString("G5", CultureInfo.InvariantCulture);
     }
 
+    /// <summary>"exact", or the estimate's relative bound ("±0.31%").</summary>
+    public static string TotalText(LayerRank layer) => layer.Estimate is { } e
+        ? "±" + (100 * e.RelativeBound).ToString("F2", CultureInfo.InvariantCulture) + "%"
+        : "exact";
+
     public string ToJson()
     {
         using var ms = new MemoryStream();
@@ -97,6 +105,11 @@ public sealed class RankPlan
                 j.WriteNumber("oversampling", o.Oversampling);
                 j.WriteNumber("powerIterations", o.PowerIterations);
                 j.WriteNumber("seed", o.Seed);
+                j.WriteString("spectrum", o.Spectrum.ToString());
+                j.WriteNumber("blockSize", o.Krylov.BlockSize);
+                j.WriteNumber("krylovOversampling", o.Krylov.Oversampling);
+                j.WriteNumber("probes", o.Krylov.Probes);
+                j.WriteNumber("lanczosSteps", o.Krylov.LanczosSteps);
                 j.WriteEndObject();
             }
             j.WriteStartArray("layers");
@@ -122,6 +135,20 @@ public sealed class RankPlan
                 Number(j, "frobeniusSquared", s.FrobeniusSquared);
                 Number(j, "stableRank", s.StableRank);
                 j.WriteEndObject();
+                if (l.Estimate is { } e)
+                {
+                    j.WriteStartObject("totalEstimate");
+                    Number(j, "leading", e.Leading);
+                    j.WriteNumber("leadingCount", e.LeadingCount);
+                    Number(j, "remainder", e.Remainder);
+                    j.WriteNumber("complementDimension", e.ComplementDimension);
+                    Number(j, "standardError", e.StandardError);
+                    Number(j, "quadratureChange", e.QuadratureChange);
+                    Number(j, "relativeBound", e.RelativeBound);
+                    j.WriteNumber("probes", e.Probes);
+                    j.WriteNumber("steps", e.Steps);
+                    j.WriteEndObject();
+                }
                 j.WriteEndObject();
             }
             j.WriteEndArray();
@@ -160,6 +187,17 @@ public sealed class RankPlan
                     PowerIterations = Int(o, "powerIterations", "options"),
                     Seed = Int(o, "seed", "options"),
                 };
+                // Written since the block Krylov path; plans from before it lack them and keep the defaults.
+                if (o.TryGetProperty("spectrum", out _)) options = options with { Spectrum = Enum<SpectrumMode>(o, "spectrum", "options") };
+                if (o.TryGetProperty("blockSize", out _))
+                    options = options with
+                    {
+                        Krylov = new KrylovOptions
+                        {
+                            BlockSize = Int(o, "blockSize", "options"), Oversampling = Int(o, "krylovOversampling", "options"),
+                            Probes = Int(o, "probes", "options"), LanczosSteps = Int(o, "lanczosSteps", "options"),
+                        },
+                    };
                 try
                 {
                     options.Validate();
@@ -179,9 +217,14 @@ public sealed class RankPlan
                 if (!e.TryGetProperty("spectrum", out var s)) throw new ArgumentException($"Rank plan {where} has no 'spectrum'.", nameof(json));
                 var spectrum = new SpectrumSummary(Int(s, "known", where), Num(s, "largest", where), Num(s, "atRank", where),
                     Num(s, "smallest", where), Num(s, "total", where), Num(s, "frobeniusSquared", where), Num(s, "stableRank", where));
+                TotalEstimate? estimate = null;
+                if (e.TryGetProperty("totalEstimate", out var t) && t.ValueKind != JsonValueKind.Null)
+                    estimate = new TotalEstimate(Num(t, "leading", where), Int(t, "leadingCount", where), Num(t, "remainder", where),
+                        Int(t, "complementDimension", where), Num(t, "standardError", where), Num(t, "quadratureChange", where),
+                        Int(t, "probes", where), Int(t, "steps", where));
                 list.Add(new LayerRank(name, Int(e, "rows", where), Int(e, "cols", where), Int(e, "k", where),
                     Num(e, "fractionReached", where), Num(e, "seconds", where), spectrum,
-                    Enum<RankCriterion>(e, "criterion", where), Num(e, "tau", where), Bool(e, "edited", where)));
+                    Enum<RankCriterion>(e, "criterion", where), Num(e, "tau", where), Bool(e, "edited", where), estimate));
             }
             try
             {

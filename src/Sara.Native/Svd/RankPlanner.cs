@@ -12,8 +12,7 @@ public static class RankPlanner
     public const double TieTolerance = 1e-12;
 
     /// <summary>
-    /// The rank of one weight w (m x n) on <paramref name="backend"/>. SumFraction computes all singular values with the
-    /// vendor solver; EnergyFraction the leading min(KMax, m, n) with the truncated SVD and takes ||W||_F^2 as total.
+    /// The rank of one weight w (m x n) on <paramref name="backend"/> (<see cref="Factorize"/> without keeping the factors).
     /// NaN or Inf in w is an ArgumentException naming the layer.
     /// </summary>
     public static LayerRank ForMatrix(Backend backend, string layer, Tensor w, RankOptions options)
@@ -22,39 +21,148 @@ public static class RankPlanner
     /// <summary>As above; <paramref name="singularValues"/> gets the values the rank was read from (all, or the leading ones).</summary>
     public static LayerRank ForMatrix(Backend backend, string layer, Tensor w, RankOptions options, out float[] singularValues)
     {
-        ArgumentNullException.ThrowIfNull(backend);
-        ArgumentException.ThrowIfNullOrWhiteSpace(layer);
+        using var f = Factorize(backend, layer, w, options);
+        singularValues = f.SingularValues;
+        return f.Rank;
+    }
+
+    /// <summary>
+    /// One truncated SVD of w (m x n) gives both the rank and the SARA factors (DESIGN 1.1, 1.2): a block Krylov SVD
+    /// (<see cref="KrylovSvd"/>) of the leading min(KMax, m, n) triplets, then k from the criterion's total:
+    /// ||W||_F^2 for EnergyFraction; for SumFraction all singular values from the vendor solver
+    /// (<see cref="RankOptions.UsesExactSpectrum"/>) or the Ritz values plus the block Lanczos quadrature of the rest
+    /// (<see cref="NuclearNorm"/>, recorded in <see cref="LayerRank.Estimate"/>). The sketches are seeded by
+    /// <see cref="RankOptions.Seed"/> and the layer's name, so a layer gets the same bits whatever else is computed.
+    /// NaN or Inf in w is an ArgumentException naming the layer.
+    /// </summary>
+    public static LayerFactors Factorize(Backend backend, string layer, Tensor w, RankOptions options)
+    {
         ArgumentNullException.ThrowIfNull(w);
+        return FactorizeBatch(backend, [layer], w, options)[0];
+    }
+
+    /// <summary>
+    /// <see cref="Factorize"/> for several layers of one shape stacked in <paramref name="stacked"/> (layers.Count m x n:
+    /// layer i is rows [i m, (i + 1) m)), their SVDs and estimates run as one batched GEMM per step
+    /// (<see cref="KrylovSvd.ComputeBatch"/>): what a GPU needs to be busy with q/k/v/o-sized matrices. Each layer is
+    /// seeded by its own name, so on the host backends its result has the bits <see cref="Factorize"/> gives it.
+    /// </summary>
+    public static LayerFactors[] FactorizeBatch(Backend backend, IReadOnlyList<string> layers, Tensor stacked, RankOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentNullException.ThrowIfNull(stacked);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (w.Rank != 2 || w.Rows < 1 || w.Cols < 1)
-            throw new ArgumentException($"Layer '{layer}': weight must be a non-empty m x n matrix; got {w.ShapeText}.", nameof(w));
+        var batch = layers.Count;
+        foreach (var layer in layers) ArgumentException.ThrowIfNullOrWhiteSpace(layer, nameof(layers));
+        if (batch < 1 || stacked.Rank != 2 || stacked.Rows < batch || stacked.Rows % batch != 0 || stacked.Cols < 1)
+            throw new ArgumentException($"Layer '{layers.FirstOrDefault()}': weights must be {batch} non-empty m x n matrices stacked; got {stacked.ShapeText}.", nameof(stacked));
         var clock = Stopwatch.StartNew();
-        var norm = backend.SumOfSquares(w);
-        if (norm.NonFinite > 0)
-            throw new ArgumentException($"Layer '{layer}': weight {w.ShapeText} has {norm.NonFinite} NaN or infinite values.", nameof(w));
+        int m = stacked.Rows / batch, n = stacked.Cols, r = Math.Min(m, n), kCap = Math.Min(options.KMax, r);
+        var norms = new SquaredNorm[batch];
+        for (var i = 0; i < batch; i++)
+        {
+            norms[i] = backend.SumOfSquares(new RowBlock(stacked, i * m, m));
+            if (norms[i].NonFinite > 0)
+                throw new ArgumentException($"Layer '{layers[i]}': weight [{m}, {n}] has {norms[i].NonFinite} NaN or infinite values.", nameof(stacked));
+        }
+        var seeds = layers.Select(l => LayerSeed(l, options.Seed)).ToArray();
+        // float32 GEMMs square ||W|| in the Gram matrices: weights far from unit size (huge values overflow, tiny ones
+        // underflow) are scaled by a power of two first (exact) and the values scaled back.
+        var largest = Math.Sqrt(norms.Max(x => x.SumOfSquares));
+        var exponent = largest > 0 && (largest > ScaleLimit || largest < 1 / ScaleLimit) ? (int)Math.Round(Math.Log2(largest)) : 0;
+        using var scaledCopy = exponent == 0 ? null : backend.Empty(stacked.DType, stacked.Shape);   // exact: a power of two
+        if (scaledCopy is not null) backend.Axpby((float)Math.ScaleB(1.0, -exponent), stacked, 0f, scaledCopy);
+        var work = scaledCopy ?? stacked;
+        var svds = KrylovSvd.ComputeBatch(backend, work, batch, kCap, options.Krylov, seeds);
+        if (exponent != 0)
+            foreach (var svd in svds)
+                for (var v = 0; v < svd.Values.Length; v++) svd.Values[v] = (float)Math.ScaleB(svd.Values[v], exponent);
+        var results = new List<LayerFactors>();
+        try
+        {
+            var estimate = options.Criterion == RankCriterion.SumFraction && !svds[0].IsDense && !options.UsesExactSpectrum(m, n)
+                           && FitsQuadrature(svds[0], options.Krylov)
+                ? NuclearNorm.EstimateBatch(backend, work, svds, options.Krylov.Probes, options.Krylov.LanczosSteps,
+                    seeds.Select(x => x ^ ProbeSeedSalt).ToArray(), Math.ScaleB(1.0, exponent))
+                : null;
+            var shared = clock.Elapsed.TotalSeconds / batch;
+            for (var i = 0; i < batch; i++)
+            {
+                var own = Stopwatch.StartNew();
+                var svd = svds[i];
+                float[] s;
+                double total;
+                // A dense (small) layer's values come from the vendor solver: cheap at that size, and exact.
+                var exact = svd.IsDense || (options.Criterion == RankCriterion.SumFraction && estimate is null)
+                    ? ExactValues(backend, new RowBlock(stacked, i * m, m))
+                    : null;
+                if (options.Criterion == RankCriterion.EnergyFraction)
+                {
+                    s = (exact ?? svd.Values)[..kCap];
+                    total = norms[i].SumOfSquares;
+                }
+                else if (estimate is null)
+                {
+                    s = exact!;
+                    total = s.Sum(v => (double)v);
+                }
+                else
+                {
+                    s = svd.Values[..kCap];
+                    total = estimate[i].Value;
+                }
+                var k = ChooseRank(s, total, options, out var fraction);
+                var (a, b) = svd.Factors(Math.Min(k, svd.VectorCount));
+                var s1 = (double)s[0];
+                var spectrum = new SpectrumSummary(s.Length, s1, s[k - 1], s[^1], total, norms[i].SumOfSquares,
+                    s1 > 0 ? norms[i].SumOfSquares / (s1 * s1) : 0);
+                var rank = new LayerRank(layers[i], m, n, k, fraction, shared + own.Elapsed.TotalSeconds, spectrum, options.Criterion,
+                    options.Tau, Estimate: estimate?[i]);
+                results.Add(new LayerFactors(rank, a, b, s));
+            }
+            return results.ToArray();
+        }
+        catch
+        {
+            foreach (var f in results) f.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var svd in svds) svd.Dispose();
+        }
+    }
 
-        int r = Math.Min(w.Rows, w.Cols);
-        float[] s;
-        double total;
-        if (options.Criterion == RankCriterion.SumFraction)
+    /// <summary>All singular values of one stacked matrix (the vendor solver works on a copy anyway).</summary>
+    private static float[] ExactValues(Backend backend, RowBlock w)
+    {
+        using var copy = backend.Empty(w.Count, w.Cols);
+        backend.Copy(w, copy);
+        return TruncatedSvd.ExactSingularValues(backend, copy);
+    }
+
+    /// <summary>||W||_F beyond which (or below whose inverse) the SVD works on a copy scaled by a power of two.</summary>
+    private const double ScaleLimit = 1e15;
+
+    /// <summary>Mixed into the layer seed for the quadrature's probes, so they are independent of the Krylov sketch.</summary>
+    private const int ProbeSeedSalt = 0x2545F491;
+
+    private static bool FitsQuadrature(KrylovSvd svd, KrylovOptions o) =>
+        svd.VectorCount + o.Probes * o.LanczosSteps <= Math.Min(svd.Rows, svd.Cols);
+
+    /// <summary>The seed of a layer's sketches: <paramref name="seed"/> mixed with a hash (FNV-1a) of the layer's name.</summary>
+    public static int LayerSeed(string layer, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        var h = 2166136261u;
+        foreach (var ch in layer)
         {
-            s = TruncatedSvd.ExactSingularValues(backend, w);
-            total = s.Sum(v => (double)v);
+            h = (h ^ (byte)ch) * 16777619u;
+            h = (h ^ (byte)(ch >> 8)) * 16777619u;
         }
-        else
-        {
-            var svdOptions = new SvdOptions(Math.Min(Math.Min(options.KMax, r), Backend.MaxSmallDimension), options.Oversampling, options.PowerIterations, options.Seed);
-            using var svd = TruncatedSvd.Compute(backend, w, svdOptions);
-            s = svd.S;
-            total = norm.SumOfSquares;
-        }
-        singularValues = s;
-        var k = ChooseRank(s, total, options, out var fraction);
-        var s1 = (double)s[0];
-        var spectrum = new SpectrumSummary(s.Length, s1, s[k - 1], s[^1], total, norm.SumOfSquares,
-            s1 > 0 ? norm.SumOfSquares / (s1 * s1) : 0);
-        return new LayerRank(layer, w.Rows, w.Cols, k, fraction, clock.Elapsed.TotalSeconds, spectrum, options.Criterion, options.Tau);
+        return (int)h ^ seed;
     }
 
     /// <summary>

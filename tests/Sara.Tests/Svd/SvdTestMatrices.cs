@@ -37,6 +37,48 @@ public static class SvdTestMatrices
         return (Array.ConvertAll(w, x => (float)x), u, v);
     }
 
+    /// <summary>
+    /// W = Q_U diag(s) Q_V^T with dense orthogonal Q_U, Q_V that are products of <paramref name="reflectors"/> random
+    /// Householder reflectors (O(m n) each, so LLM-sized test matrices cost little), plus sigma times a Gaussian bulk.
+    /// A randomized SVD's accuracy depends only on the spectrum (a Gaussian sketch is rotation invariant), so these
+    /// factors serve as well as Haar-random ones. The spectrum of W with a bulk is known only through LAPACK.
+    /// </summary>
+    public static float[] WithSpectrumHouseholder(int m, int n, double[] s, int seed, double sigma = 0, int reflectors = 4)
+    {
+        var rng = new Random(seed);
+        var b = new double[(long)n * n];   // Q_V^T = H_p ... H_1 applied to I
+        for (var i = 0; i < n; i++) b[(long)i * n + i] = 1;
+        Reflect(b, n, n, reflectors, rng);
+        var w = new double[(long)m * n];
+        for (var i = 0; i < Math.Min(Math.Min(m, n), s.Length); i++)
+            for (var j = 0; j < n; j++) w[(long)i * n + j] = s[i] * b[(long)i * n + j];
+        Reflect(w, m, n, reflectors, rng);
+        var result = new float[w.Length];
+        for (long i = 0; i < w.Length; i++) result[i] = (float)(w[i] + (sigma > 0 ? sigma * Gauss(rng) : 0));
+        return result;
+    }
+
+    private static double Gauss(Random rng) => Math.Sqrt(-2 * Math.Log(1.0 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+
+    /// <summary>a (rows x cols) = H_p ... H_1 a with H = I - 2 u u^T, u random unit vectors.</summary>
+    private static void Reflect(double[] a, int rows, int cols, int count, Random rng)
+    {
+        var proj = new double[cols];
+        for (var h = 0; h < count; h++)
+        {
+            var u = new double[rows];
+            for (var i = 0; i < rows; i++) u[i] = Gauss(rng);
+            TensorPrimitives.Divide(u, Math.Sqrt(TensorPrimitives.Dot(u, u)), u);
+            Array.Clear(proj);
+            for (var i = 0; i < rows; i++) TensorPrimitives.MultiplyAdd(a.AsSpan(i * cols, cols), u[i], proj, proj);
+            for (var i = 0; i < rows; i++) TensorPrimitives.MultiplyAdd(proj, -2 * u[i], a.AsSpan(i * cols, cols), a.AsSpan(i * cols, cols));
+        }
+    }
+
+    /// <summary>A power-law head of <paramref name="head"/> values c i^-0.5 over a Gaussian bulk of entry size sigma (an LLM-like spectrum).</summary>
+    public static float[] LlmLike(int m, int n, int head, double c, double sigma, int seed) =>
+        WithSpectrumHouseholder(m, n, Enumerable.Range(1, head).Select(i => c / Math.Sqrt(i)).ToArray(), seed, sigma);
+
     /// <summary>C (m x n) = A (m x k) op(B), B stored n x k when transB else k x n; float64 through OpenBLAS.</summary>
     public static unsafe double[] Dgemm(double[] a, int m, int k, double[] b, int n, bool transB)
     {
