@@ -109,7 +109,7 @@ done
 
 # The table's seeded bugs that are not barrier deletions (exact text of the current kernels).
 for spec in \
-  'lowrank.cu|L-tile load without its bounds check|s/\(t >= T \|\| i >= d\) \? lr_zero4\(\) : (vec \? sara_ld4\(L, o\))/$1/' \
+  'lowrank.cu|L-tile load without its bounds check|s/\(t >= T \|\| i >= d\) \? lr_zero4\(\) : (vec \? sara_load4<TL>\(L, o\))/$1/' \
   'reduce.cu|sara_column_sum barrier as __syncwarp|s/(red\[warp\]\[lane \* V \+ v\] = sum\[v\];\s*)__syncthreads\(\);/$1__syncwarp();/' \
   'common.cuh|sara_warp_sum mask 0x0000ffff|s/(v \+= __shfl_xor_sync\()SARA_FULL_MASK/${1}0x0000ffffu/'; do
   IFS='|' read -r file label expr <<< "$spec"

@@ -47,8 +47,8 @@ public static class SeededBugs
         // stages its 8 warps' sums in red[8][..] for warp 0, and sara_warp_sum now serves the router (softmax over
         // experts); svd_block_sums128 remains in sara_svd_normalize_rows (the Jacobi step gave way to Gram + syevd).
         new("lowrank-ltile-bounds", "memcheck", "sara_lowrank_fwd_partial_k16", "lowrank.cu", "lowrank.cu",
-            "lr[q] = (t >= T || i >= d) ? lr_zero4() : vec ? sara_ld4(L, o) : lr_ld4_tail(L, o, d - i);",
-            "lr[q] = vec ? sara_ld4(L, o) : lr_ld4_tail(L, o, d - i);",
+            "lr[q] = (t >= T || i >= d) ? lr_zero4() : vec ? sara_load4<TL>(L, o) : lr_ld4_tail<TL>(L, o, d - i);",
+            "lr[q] = vec ? sara_load4<TL>(L, o) : lr_ld4_tail<TL>(L, o, d - i);",
             (b, r) => LowRankForward(b, r, 70, 45, 5)),
         new("reduce-column-sum-syncwarp", "racecheck", "sara_column_sum", "reduce.cu", "reduce.cu",
             "red[warp][lane * V + v] = sum[v];\n    __syncthreads();", "red[warp][lane * V + v] = sum[v];\n    __syncwarp();",
@@ -126,6 +126,9 @@ public static class SeededBugs
         new("adamw-grid-stride", "memcheck", "sara_adamw_batch", "adamw.cu", "adamw.cu",
             "e < end; e += 128)", "e <= end; e += 128)",
             (b, r) => AdamW(b, r, 300)),
+        new("convert-grid-stride", "memcheck", "sara_convert_f32_bf16", "convert.cu", "convert.cu",
+            "i < n; i += (long)gridDim.x * blockDim.x)", "i <= n; i += (long)gridDim.x * blockDim.x)",
+            (b, r) => Convert(b, r, 37, 29)),
         new("svd-sum-squares-grid-stride", "memcheck", "sara_svd_sum_squares", "svd.cu", "svd.cu",
             "i < len; i += stride)", "i <= len; i += stride)",
             (b, r) => SumOfSquares(b, r, 3000)),
@@ -200,6 +203,13 @@ public static class SeededBugs
         using var x = Normal(b, r, n);
         using var y = Normal(b, r, n);
         b.Axpby(0.5f, x, 2f, y);
+    }
+
+    private static void Convert(Backend b, Rand r, int rows, int cols)
+    {
+        using var x = Normal(b, r, rows, cols);
+        using var y = b.Empty(DType.BF16, rows, cols);
+        b.Convert(x, y);
     }
 
     private static void AddRowVector(Backend b, Rand r, int rows, int cols)
