@@ -172,13 +172,29 @@ internal static class InitCommand
         }
         else
         {
-            outcome = InitRunner.Run(q, selected, backends, say, d => say(LayerLine(d)), token);
+            outcome = InitRunner.Run(q, selected, backends, say, d =>
+            {
+                say(LayerLine(d));
+                HoldForTest(token);
+            }, token);
         }
         var ks = outcome.Plan.Layers.Select(l => l.K).Order().ToList();
         say($"wrote {SafeText.Line(q.Output)}: {outcome.Layers} layers ({outcome.Computed} computed, {outcome.Resumed} resumed), "
                           + $"k {ks[0]}..{ks[^1]} (median {ks[ks.Count / 2]}), {outcome.TrainableParameters:N0} trainable parameters; plan {SafeText.Line(q.PlanPath)}");
         say($"{outcome.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s, peak RSS {PeakRss()}");
         return 0;
+    }
+
+    /// <summary>
+    /// Test seam: with SARA_INIT_HOLD_FILE set, the run waits after a layer line while that file exists and the run is
+    /// not cancelled (at most 2 minutes), so a test can interrupt or kill it at a known point instead of racing it.
+    /// </summary>
+    private static void HoldForTest(CancellationToken token)
+    {
+        var hold = Environment.GetEnvironmentVariable("SARA_INIT_HOLD_FILE");
+        if (string.IsNullOrEmpty(hold)) return;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (File.Exists(hold) && !token.IsCancellationRequested && waited.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(10);
     }
 
     /// <summary>

@@ -249,9 +249,9 @@ public sealed class InitCommandTests : CliTestBase
         var single = PathOf("single.safetensors");
         Assert.That(Init([ckpt, "-o", single, .. Common]).ExitCode, Is.EqualTo(0));
         var output = PathOf("killed.safetensors");
-        using (var process = StartSara([ckpt, "-o", output, .. Common]))
+        using (var process = StartSara([ckpt, "-o", output, .. Common], Hold()))
         {
-            WaitForLayerLine(process);
+            WaitForLayerLine(process);   // held after its first layer (SARA_INIT_HOLD_FILE): killed mid-run, not after it
             process.Kill(entireProcessTree: true);
             process.WaitForExit();
         }
@@ -269,8 +269,8 @@ public sealed class InitCommandTests : CliTestBase
     {
         var ckpt = Checkpoint(blocks: 6, hidden: 256, inter: 512);
         var output = PathOf("stopped.safetensors");
-        using var process = StartSara([ckpt, "-o", output, .. Common]);
-        WaitForLayerLine(process);
+        using var process = StartSara([ckpt, "-o", output, .. Common], Hold());
+        WaitForLayerLine(process);   // held after its first layer until the interrupt cancels the run: no race with its end
         using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             kill.WaitForExit();
         var stderr = process.StandardError.ReadToEnd();
@@ -296,7 +296,15 @@ public sealed class InitCommandTests : CliTestBase
         }, cancel.Token);
     }
 
-    private static Process StartSara(string[] initArgs)
+    /// <summary>A file whose existence holds `sara init` after each layer line (its SARA_INIT_HOLD_FILE test seam).</summary>
+    private string Hold()
+    {
+        var hold = PathOf("hold");
+        File.WriteAllText(hold, "");
+        return hold;
+    }
+
+    private static Process StartSara(string[] initArgs, string? holdFile = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -304,6 +312,7 @@ public sealed class InitCommandTests : CliTestBase
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (holdFile is not null) info.Environment["SARA_INIT_HOLD_FILE"] = holdFile;
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sara.dll"));
         info.ArgumentList.Add("init");
         foreach (var a in initArgs) info.ArgumentList.Add(a);
