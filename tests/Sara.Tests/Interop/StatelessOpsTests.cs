@@ -1,5 +1,6 @@
 using Sara.Native.Backends;
 using Sara.Native.Ops;
+using Sara.Native.Tensors;
 using Sara.Tests.Layers;
 using Sara.Tests.Support;
 
@@ -80,11 +81,7 @@ public class StatelessOpsTests
         using var backend = TestDevices.Create(device);
         using var mem = new HostBuffers();
         var r = new Rand();
-        var x = mem.Tensor(backend, r.Normal(t * n), t, n);
-        var w0 = mem.Tensor(backend, r.Normal(m * n), m, n);
-        var a = mem.Tensor(backend, r.Normal(m * k), m, k);
-        var b = mem.Tensor(backend, r.Normal(k * n), k, n);
-        var l = mem.Tensor(backend, r.Normal(k), k);
+        var (x, w0, a, b, l) = SaraInputs(backend, mem, r, t, n, m, k);
         var g = mem.Tensor(backend, r.Normal(t * m), t, m);
         var (y, h, z) = (mem.Tensor(backend, null, t, m), mem.Tensor(backend, null, t, k), mem.Tensor(backend, null, t, k));
         var (dx, dl) = (mem.Tensor(backend, null, t, n), mem.Tensor(backend, null, k));
@@ -102,11 +99,7 @@ public class StatelessOpsTests
         using var backend = TestDevices.Create(device);
         using var mem = new HostBuffers();
         var r = new Rand();
-        var x = mem.Tensor(backend, r.Normal(t * n), t, n);
-        var w0 = mem.Tensor(backend, r.Normal(m * n), m, n);
-        var a = mem.Tensor(backend, r.Normal(m * k), m, k);
-        var b = mem.Tensor(backend, r.Normal(k * n), k, n);
-        var l = mem.Tensor(backend, r.Normal(k), k);
+        var (x, w0, a, b, l) = SaraInputs(backend, mem, r, t, n, m, k);
         var (h, z) = (mem.Tensor(backend, null, t, k), mem.Tensor(backend, null, t, k));
         var xBits = HostBuffers.Read(x);
         // y as a second view of the tail of x's memory (different Tensor objects, overlapping bytes).
@@ -125,6 +118,12 @@ public class StatelessOpsTests
         Assert.That(HostBuffers.Read(x), Is.EqualTo(xBits), "x untouched");
         Assert.That(HostBuffers.Read(h).Concat(HostBuffers.Read(y)), Has.All.NaN, "no output written");
     }
+
+    /// <summary>x (T x n), w0 (m x n), a (m x k), b (k x n), lambda (k): random, in the caller's memory.</summary>
+    private static (Tensor X, Tensor W0, Tensor A, Tensor B, Tensor Lambda) SaraInputs(Backend backend, HostBuffers mem, Rand r,
+        int t, int n, int m, int k) =>
+        (mem.Tensor(backend, r.Normal(t * n), t, n), mem.Tensor(backend, r.Normal(m * n), m, n), mem.Tensor(backend, r.Normal(m * k), m, k),
+         mem.Tensor(backend, r.Normal(k * n), k, n), mem.Tensor(backend, r.Normal(k), k));
 
     [TestCaseSource(typeof(TestDevices), nameof(TestDevices.Emulated))]
     public void MoSara_on_callers_buffers_gives_the_bits_of_pooled_tensors(string device)
